@@ -1,0 +1,177 @@
+"""The database port: every operation the functions need, one method each.
+
+Every method is one SQL function (a Supabase RPC) defined in `supabase/migrations/`; both adapters call
+the very same functions by name with named arguments, so rows look the same whichever adapter serves them:
+plain JSON-like dicts (dates and timestamps as ISO strings, numbers as int/float, no embedding vectors).
+
+Errors: adapters raise the project's own types from `cinelibre.errors`: `ConflictError` (unique violation),
+`NotFoundError` (unknown item or row), `ValidationError` (a value the schema refuses),
+`DatabaseUnavailableError` (cannot connect, timeout), `DatabaseError` (anything else).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Row = dict[str, Any]
+ItemType = Literal["movie", "book"]
+ItemTypeFilter = Literal["movie", "book", "all"]
+InteractionKind = Literal["view", "click", "search"]
+SourceName = Literal["tmdb", "google_books"]
+
+
+@runtime_checkable
+class Database(Protocol):
+    # -- health -------------------------------------------------------------------------------------------
+    def health(self) -> Row:
+        """{"movies": n, "books": n, "embedded_movies": n, "embedded_books": n, "schema_version": "..."}."""
+        ...
+
+    # -- users ---------------------------------------------------------------------------------------------
+    def create_user(self, *, email: str, password_hash: str, name: str) -> Row:
+        """Insert a user (email already normalised). Row: id (uuid str), email, name, created_at.
+        Raises ConflictError when the email exists, also under concurrent registration."""
+        ...
+
+    def get_user_credentials(self, *, email: str) -> Row | None:
+        """id, email, name, password_hash, created_at, or None."""
+        ...
+
+    def get_user(self, *, user_id: str) -> Row | None:
+        """id, email, name, created_at, or None (no password hash)."""
+        ...
+
+    # -- catalog -------------------------------------------------------------------------------------------
+    def get_movie(self, *, movie_id: int) -> Row | None:
+        """Full stored details: id, tmdb_id, title, original_title, overview, release_date, year,
+        original_language, genres, director, cast_members (list of {name, character}), crew (list of
+        {name, job}), runtime, popularity, vote_average, vote_count, poster_url, created_at, updated_at."""
+        ...
+
+    def get_book(self, *, book_id: int) -> Row | None:
+        """id, google_id, title, subtitle, authors, description, categories, published_date, year, language,
+        page_count, isbn_10, isbn_13, thumbnail_url, publisher, average_rating, ratings_count, timestamps."""
+        ...
+
+    def list_movies(
+        self, *, language: str | None, genre: str | None, year_from: int | None, year_to: int | None,
+        limit: int, offset: int,
+    ) -> tuple[list[Row], int]:
+        """A page of movie summaries (id, title, year, original_language, genres, director, poster_url,
+        vote_average, popularity) ordered by popularity, and the total count matching the filters."""
+        ...
+
+    def list_books(
+        self, *, language: str | None, category: str | None, year_from: int | None, year_to: int | None,
+        limit: int, offset: int,
+    ) -> tuple[list[Row], int]:
+        """A page of book summaries (id, title, authors, year, language, categories, thumbnail_url)."""
+        ...
+
+    def match_movies(
+        self, *, query_embedding: Sequence[float], threshold: float, count: int, language: str | None = None,
+        genre: str | None = None, year_from: int | None = None, year_to: int | None = None,
+    ) -> list[Row]:
+        """Nearest movies by cosine distance through the HNSW index; summary columns plus `similarity`
+        (1 - cosine distance), best first, only those with similarity >= threshold; count capped at 200."""
+        ...
+
+    def match_books(
+        self, *, query_embedding: Sequence[float], threshold: float, count: int, language: str | None = None,
+        category: str | None = None, year_from: int | None = None, year_to: int | None = None,
+    ) -> list[Row]:
+        """As match_movies, for books."""
+        ...
+
+    def search_titles(self, *, query: str, item_type: ItemTypeFilter, count: int) -> list[Row]:
+        """Lexical title match (trigram word similarity, so "Bahubali" finds "Baahubali: The Beginning"):
+        item_id, item_type, title, year, image_url, title_similarity; best first."""
+        ...
+
+    def get_similar_items(self, *, item_id: int, target_type: ItemType, count: int) -> list[Row]:
+        """Items of `target_type` nearest to the item's embedding (the item itself excluded): item_id,
+        item_type, title, year, image_url, similarity. NotFoundError when the item does not exist."""
+        ...
+
+    # -- ratings and interactions --------------------------------------------------------------------------
+    def upsert_rating(self, *, user_id: str, item_id: int, rating: float) -> Row:
+        """Create or update the user's rating of the item (one row per user and item). Row: id, item_id,
+        item_type, rating, created_at, updated_at, created (bool: a new row). NotFoundError for an unknown
+        item; ValidationError for a rating outside 0.5..5.0 or not a multiple of 0.5."""
+        ...
+
+    def list_user_ratings(
+        self, *, user_id: str, item_type: ItemTypeFilter, limit: int, offset: int
+    ) -> tuple[list[Row], int]:
+        """The user's ratings, newest first: id, item_id, item_type, title, year, image_url, rating,
+        created_at, updated_at; and the total count."""
+        ...
+
+    def delete_rating(self, *, user_id: str, rating_id: int) -> bool:
+        """True when the user's own rating was deleted; False when it does not exist or is not theirs."""
+        ...
+
+    def record_interaction(
+        self, *, user_id: str, kind: InteractionKind, item_id: int | None, query: str | None
+    ) -> Row:
+        """id, kind, item_id, query, created_at. view/click need an item; search needs a query.
+        NotFoundError for an unknown item."""
+        ...
+
+    # -- recommendations -----------------------------------------------------------------------------------
+    def get_popular_items(self, *, item_type: ItemTypeFilter, count: int) -> list[Row]:
+        """item_id, item_type, title, year, image_url, rating_count, average_rating, recent_count, score.
+        Ranked by a Bayesian average of our ratings (prior: the global mean, weight 10), then recent
+        activity, then the source's own vote figures for items nobody has rated here yet."""
+        ...
+
+    def get_collaborative_recommendations(
+        self, *, user_id: str, item_type: ItemTypeFilter, count: int, min_overlap: int = 3,
+        neighbour_count: int = 50,
+    ) -> list[Row]:
+        """User-based CF, Pearson correlation over co-rated items (at least `min_overlap`), positive
+        neighbours only: item_id, item_type, title, year, image_url, predicted_rating, neighbour_count,
+        score. Never an item the user rated."""
+        ...
+
+    def get_content_recommendations(
+        self, *, user_id: str, item_type: ItemTypeFilter, count: int, min_rating: float = 4.0
+    ) -> list[Row]:
+        """Nearest items to the embeddings of what the user rated >= min_rating, never one they rated:
+        item_id, item_type, title, year, image_url, similarity, because_item_id, because_title,
+        because_rating (the liked item nearest to this one, for the reason shown to people)."""
+        ...
+
+    def count_user_ratings(self, *, user_id: str) -> int:
+        ...
+
+    # -- ingest --------------------------------------------------------------------------------------------
+    def get_content_hashes(self, *, source: SourceName, external_ids: Sequence[str]) -> dict[str, str]:
+        """{external_id: content_hash} for the ids already stored (tmdb_id as str, or google_id)."""
+        ...
+
+    def upsert_movies(self, *, movies: Sequence[Row]) -> dict[str, int]:
+        """Insert or update by tmdb_id in one statement. Each row holds the movie columns plus
+        `embedding` (list of 384 floats) and `content_hash`. Returns {"inserted": n, "updated": n,
+        "unchanged": n}; a row whose content and figures are unchanged is not rewritten."""
+        ...
+
+    def upsert_books(self, *, books: Sequence[Row]) -> dict[str, int]:
+        """As upsert_movies, by google_id; a book whose ISBN-13 is already stored under another volume id
+        counts as unchanged and is not inserted again."""
+        ...
+
+    def start_ingest_run(self, *, source: str, trigger: str) -> Row:
+        """Record a run: {"id": run_id, "checkpoint": the last saved checkpoint for `source` or None}."""
+        ...
+
+    def save_ingest_checkpoint(self, *, run_id: int, source: str, checkpoint: Row | None, stats: Row) -> None:
+        """Persist progress so the next run resumes there; stats are the run's counters so far."""
+        ...
+
+    def finish_ingest_run(
+        self, *, run_id: int, status: Literal["succeeded", "partial", "failed"], stats: Row,
+        checkpoint: Row | None, error: str | None,
+    ) -> None:
+        ...
