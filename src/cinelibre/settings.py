@@ -47,7 +47,7 @@ def _alias(*names: str) -> AliasChoices:
 
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
+        return tuple(part.strip() for part in value.split(",") if part.strip())
     return value
 
 
@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     jwt_issuer: str = "cinelibre"
     jwt_audience: str = "cinelibre-api"
     bcrypt_rounds: int = Field(12, ge=10, le=16)
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
 
     # Ingest sources
     tmdb_base_url: str = "https://api.themoviedb.org/3"
@@ -99,9 +99,7 @@ class Settings(BaseSettings):
     google_books_api_key_parameter: str | None = None
     google_books_requests_per_second: float = Field(5.0, gt=0, le=20)
     google_books_lang: str | None = "en"
-    ingest_languages: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["en", "hi", "te", "ta", "kn", "ml", "bn", "mr"]
-    )
+    ingest_languages: Annotated[tuple[str, ...], NoDecode] = ("en", "hi", "te", "ta", "kn", "ml", "bn", "mr")
     # Seconds kept in hand before the Lambda deadline to save the checkpoint and the run record.
     ingest_deadline_margin_s: float = Field(30.0, ge=1)
 

@@ -1,0 +1,207 @@
+"""`RpcDatabase`: the `Database` port implemented once, over a transport that calls SQL functions by name
+with named arguments. The psycopg and supabase adapters are transports; the SQL is the same for both."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from cinelibre.db.port import InteractionKind, ItemType, ItemTypeFilter, Row, SourceName
+
+_RATING_LIMITS = (0.5, 5.0)
+
+
+class RpcTransport(Protocol):
+    def rows(self, function: str, args: Mapping[str, Any]) -> list[Row]:
+        """Call a set-returning function; rows as JSON-like dicts. Arguments are plain Python values:
+        lists for arrays and vectors, dicts/lists for jsonb."""
+        ...
+
+    def scalar(self, function: str, args: Mapping[str, Any]) -> Any:
+        """Call a function returning one value (or void: None)."""
+        ...
+
+
+def _first(rows: list[Row]) -> Row | None:
+    return rows[0] if rows else None
+
+
+def _page(rows: list[Row]) -> tuple[list[Row], int]:
+    total = int(rows[0]["total_count"]) if rows else 0
+    for row in rows:
+        row.pop("total_count", None)
+    return rows, total
+
+
+class RpcDatabase:
+    def __init__(self, transport: RpcTransport) -> None:
+        self._rpc = transport
+
+    # health
+    def health(self) -> Row:
+        row = _first(self._rpc.rows("health", {}))
+        return row or {}
+
+    # users
+    def create_user(self, *, email: str, password_hash: str, name: str) -> Row:
+        rows = self._rpc.rows(
+            "create_user", {"user_email": email, "user_password_hash": password_hash, "user_name": name}
+        )
+        return rows[0]
+
+    def get_user_credentials(self, *, email: str) -> Row | None:
+        return _first(self._rpc.rows("get_user_credentials", {"user_email": email}))
+
+    def get_user(self, *, user_id: str) -> Row | None:
+        return _first(self._rpc.rows("get_user", {"target_user_id": user_id}))
+
+    # catalog
+    def get_movie(self, *, movie_id: int) -> Row | None:
+        return _first(self._rpc.rows("get_movie", {"target_movie_id": movie_id}))
+
+    def get_book(self, *, book_id: int) -> Row | None:
+        return _first(self._rpc.rows("get_book", {"target_book_id": book_id}))
+
+    def list_movies(
+        self, *, language: str | None, genre: str | None, year_from: int | None, year_to: int | None,
+        limit: int, offset: int,
+    ) -> tuple[list[Row], int]:
+        rows = self._rpc.rows("list_movies", {
+            "filter_language": language, "filter_genre": genre, "year_from": year_from, "year_to": year_to,
+            "page_limit": limit, "page_offset": offset,
+        })
+        return _page(rows)
+
+    def list_books(
+        self, *, language: str | None, category: str | None, year_from: int | None, year_to: int | None,
+        limit: int, offset: int,
+    ) -> tuple[list[Row], int]:
+        rows = self._rpc.rows("list_books", {
+            "filter_language": language, "filter_category": category, "year_from": year_from,
+            "year_to": year_to, "page_limit": limit, "page_offset": offset,
+        })
+        return _page(rows)
+
+    def match_movies(
+        self, *, query_embedding: Sequence[float], threshold: float, count: int, language: str | None = None,
+        genre: str | None = None, year_from: int | None = None, year_to: int | None = None,
+    ) -> list[Row]:
+        return self._rpc.rows("match_movies", {
+            "query_embedding": [float(v) for v in query_embedding], "match_threshold": threshold,
+            "match_count": count, "filter_language": language, "filter_genre": genre,
+            "year_from": year_from, "year_to": year_to,
+        })
+
+    def match_books(
+        self, *, query_embedding: Sequence[float], threshold: float, count: int, language: str | None = None,
+        category: str | None = None, year_from: int | None = None, year_to: int | None = None,
+    ) -> list[Row]:
+        return self._rpc.rows("match_books", {
+            "query_embedding": [float(v) for v in query_embedding], "match_threshold": threshold,
+            "match_count": count, "filter_language": language, "filter_category": category,
+            "year_from": year_from, "year_to": year_to,
+        })
+
+    def search_titles(self, *, query: str, item_type: ItemTypeFilter, count: int) -> list[Row]:
+        return self._rpc.rows(
+            "search_titles", {"search_query": query, "filter_item_type": item_type, "match_count": count}
+        )
+
+    def get_similar_items(self, *, item_id: int, target_type: ItemType, count: int) -> list[Row]:
+        return self._rpc.rows(
+            "get_similar_items",
+            {"source_item_id": item_id, "target_item_type": target_type, "match_count": count},
+        )
+
+    # ratings and interactions
+    def upsert_rating(self, *, user_id: str, item_id: int, rating: float) -> Row:
+        rows = self._rpc.rows(
+            "upsert_rating", {"rating_user_id": user_id, "rating_item_id": item_id, "rating_value": rating}
+        )
+        return rows[0]
+
+    def list_user_ratings(
+        self, *, user_id: str, item_type: ItemTypeFilter, limit: int, offset: int
+    ) -> tuple[list[Row], int]:
+        rows = self._rpc.rows("list_user_ratings", {
+            "rating_user_id": user_id, "filter_item_type": item_type, "page_limit": limit, "page_offset": offset,
+        })
+        return _page(rows)
+
+    def delete_rating(self, *, user_id: str, rating_id: int) -> bool:
+        return bool(self._rpc.scalar("delete_rating", {"rating_user_id": user_id, "target_rating_id": rating_id}))
+
+    def record_interaction(
+        self, *, user_id: str, kind: InteractionKind, item_id: int | None, query: str | None
+    ) -> Row:
+        rows = self._rpc.rows("record_interaction", {
+            "interaction_user_id": user_id, "interaction_kind": kind, "interaction_item_id": item_id,
+            "interaction_query": query,
+        })
+        return rows[0]
+
+    # recommendations
+    def get_popular_items(
+        self, *, item_type: ItemTypeFilter, count: int, exclude_user_id: str | None = None
+    ) -> list[Row]:
+        return self._rpc.rows("get_popular_items", {
+            "filter_item_type": item_type, "result_limit": count, "exclude_user_id": exclude_user_id,
+        })
+
+    def get_collaborative_recommendations(
+        self, *, user_id: str, item_type: ItemTypeFilter, count: int, min_overlap: int = 3,
+        neighbour_count: int = 50,
+    ) -> list[Row]:
+        return self._rpc.rows("get_collaborative_recommendations", {
+            "target_user_id": user_id, "filter_item_type": item_type, "result_limit": count,
+            "min_overlap": min_overlap, "neighbour_limit": neighbour_count,
+        })
+
+    def get_content_recommendations(
+        self, *, user_id: str, item_type: ItemTypeFilter, count: int, min_rating: float = 4.0
+    ) -> list[Row]:
+        return self._rpc.rows("get_content_recommendations", {
+            "target_user_id": user_id, "filter_item_type": item_type, "result_limit": count,
+            "min_rating": min_rating,
+        })
+
+    def count_user_ratings(self, *, user_id: str) -> int:
+        return int(self._rpc.scalar("count_user_ratings", {"rating_user_id": user_id}) or 0)
+
+    # ingest
+    def get_content_hashes(self, *, source: SourceName, external_ids: Sequence[str]) -> dict[str, str]:
+        if not external_ids:
+            return {}
+        rows = self._rpc.rows(
+            "get_content_hashes", {"source_name": source, "external_ids": [str(x) for x in external_ids]}
+        )
+        return {row["external_id"]: row["content_hash"] for row in rows}
+
+    def upsert_movies(self, *, movies: Sequence[Row], demo: bool = False) -> dict[str, int]:
+        if not movies:
+            return {"inserted": 0, "updated": 0, "unchanged": 0}
+        rows = self._rpc.rows("upsert_movies", {"movie_rows": list(movies), "mark_demo": demo})
+        return {key: int(value) for key, value in rows[0].items()}
+
+    def upsert_books(self, *, books: Sequence[Row], demo: bool = False) -> dict[str, int]:
+        if not books:
+            return {"inserted": 0, "updated": 0, "unchanged": 0}
+        rows = self._rpc.rows("upsert_books", {"book_rows": list(books), "mark_demo": demo})
+        return {key: int(value) for key, value in rows[0].items()}
+
+    def start_ingest_run(self, *, source: str, trigger: str) -> Row:
+        return self._rpc.rows("start_ingest_run", {"run_source": source, "run_trigger": trigger})[0]
+
+    def save_ingest_checkpoint(self, *, run_id: int, source: str, checkpoint: Row | None, stats: Row) -> None:
+        self._rpc.scalar("save_ingest_checkpoint", {
+            "run_id": run_id, "run_source": source, "run_checkpoint": checkpoint, "run_stats": stats,
+        })
+
+    def finish_ingest_run(
+        self, *, run_id: int, status: str, stats: Row, checkpoint: Row | None, error: str | None,
+    ) -> None:
+        self._rpc.scalar("finish_ingest_run", {
+            "run_id": run_id, "run_status": status, "run_stats": stats, "run_checkpoint": checkpoint,
+            "run_error": error,
+        })
+

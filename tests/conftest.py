@@ -1,0 +1,104 @@
+"""Shared fixtures: one embedded PostgreSQL (with pgvector) per test session, migrated once; the real
+embedding model loaded once; a Lambda context like the one Lambda passes to handlers."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from cinelibre import db as db_package
+from cinelibre.db import embedded, migrate
+from cinelibre.db.postgres import PostgresDatabase
+from cinelibre.settings import Settings, get_settings, load_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EVENTS_DIR = REPO_ROOT / "events"
+
+# Everything a test may leave behind; the catalog tables go with `items` by cascade.
+_TRUNCATE = (
+    "truncate public.items, public.users, public.ingest_runs, public.ingest_checkpoints restart identity cascade"
+)
+
+
+@pytest.fixture(scope="session")
+def pg_data_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="cinelibre-test-") as directory:
+        path = Path(directory)
+        yield path
+        embedded.stop(path)
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_data_dir: Path) -> str:
+    """A migrated embedded PostgreSQL 18 + pgvector for the whole session."""
+    url = embedded.start(pg_data_dir)
+    migrate.apply_migrations(url)
+    return url
+
+
+def truncate_all(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(_TRUNCATE)
+
+
+@pytest.fixture
+def settings(pg_url: str, pg_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Test settings pointing at the session database; `get_settings()` returns them too."""
+    for name in ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "JWT_SECRET", "TMDB_API_KEY", "GOOGLE_BOOKS_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CINELIBRE_ENV", "test")
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    monkeypatch.setenv("CINELIBRE_DATA_DIR", str(pg_data_dir))
+    monkeypatch.setenv("CINELIBRE_BCRYPT_ROUNDS", "10")
+    get_settings.cache_clear()
+    db_package.get_database.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+    db_package.get_database.cache_clear()
+
+
+@pytest.fixture
+def db(pg_url: str) -> Iterator[PostgresDatabase]:
+    """The psycopg adapter on the session database; every table is emptied after the test."""
+    database = PostgresDatabase(pg_url, max_connections=4)
+    try:
+        yield database
+    finally:
+        database.close()
+        truncate_all(pg_url)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real all-MiniLM-L6-v2 ONNX model from the built layer, loaded once per session."""
+    from cinelibre.embedding import get_embedder
+
+    return get_embedder(load_settings())
+
+
+@dataclass
+class LambdaContext:
+    """The attributes Lambda's Python runtime gives a handler's `context`."""
+
+    function_name: str = "cinelibre-test"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:cinelibre-test"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/cinelibre-test"
+    log_stream_name: str = "2026/11/26/[$LATEST]0123456789abcdef"
+    remaining_ms: int = 900_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()

@@ -1,0 +1,107 @@
+"""The search functions must use their indexes, inside the function, as PostgREST would call them.
+
+auto_explain logs the plan of every statement a function runs; with client_min_messages = log the plans
+arrive as notices on the test's own connection. The catalog is 12,000 movies and 12,000 books: with fewer
+rows a sequential scan really is cheaper than an HNSW search at ef_search = 100, and the planner rightly
+takes it, so a small table would prove nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from cinelibre.db.migrate import apply_migrations
+from tests.db.catalog_rows import unit
+
+ROWS = 12_000
+_RANDOM_VECTOR = "(select array_agg(random() - 0.5) from generate_series(1, 384) where id > 0)::real[]::extensions.vector"
+
+
+@pytest.fixture(scope="module")
+def scale_url(pg_url: str) -> Iterator[str]:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("drop database if exists index_scale with (force)")
+        conn.execute("create database index_scale")
+    url = pg_url.replace("/cinelibre?", "/index_scale?", 1)
+    apply_migrations(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        # Bulk load first and build the HNSW indexes afterwards, as one would for a large import.
+        conn.execute("drop index movies_embedding_idx; drop index books_embedding_idx")
+        conn.execute(
+            f"with new_items as (insert into items (item_type) select 'movie' from generate_series(1, {ROWS})"
+            " returning id)"
+            " insert into movies (item_id, tmdb_id, title, original_language, release_date, embedding)"
+            " select id, id, 'Film ' || substr(md5(id::text), 1, 10), (array['te', 'ml', 'hi'])[1 + id % 3], date '2000-01-01' + id::integer,"
+            f" {_RANDOM_VECTOR} from new_items"
+        )
+        conn.execute(
+            f"with new_items as (insert into items (item_type) select 'book' from generate_series(1, {ROWS})"
+            " returning id)"
+            " insert into books (item_id, google_id, title, published_date, categories, embedding)"
+            " select id, 'vol' || id, 'Book ' || id, (1900 + id % 120)::text, array['Fiction'],"
+            f" {_RANDOM_VECTOR} from new_items"
+        )
+        conn.execute("set maintenance_work_mem = '256MB'")
+        conn.execute("create index movies_embedding_idx on public.movies using hnsw (embedding extensions.vector_cosine_ops)")
+        conn.execute("create index books_embedding_idx on public.books using hnsw (embedding extensions.vector_cosine_ops)")
+        conn.execute("analyze")
+    yield url
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("drop database index_scale with (force)")
+
+
+def _plans(url: str, statement: str, params: dict) -> str:
+    notices: list[str] = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
+        conn.execute("load 'auto_explain'")
+        conn.execute("set auto_explain.log_min_duration = 0")
+        conn.execute("set auto_explain.log_nested_statements = on")
+        conn.execute("set client_min_messages = log")
+        rows = conn.execute(statement, params).fetchall()
+    assert rows, "the query returned nothing, so its plan proves nothing"
+    return "\n".join(notices)
+
+
+QUERY = "[" + ",".join(str(v) for v in unit(77)) + "]"
+
+
+@pytest.mark.parametrize(
+    ("statement", "index"),
+    [
+        ("select * from public.match_movies(query_embedding => %(q)s::extensions.vector, match_count => 10)",
+         "movies_embedding_idx"),
+        ("select * from public.match_movies(query_embedding => %(q)s::extensions.vector, match_count => 10,"
+         " filter_language => 'ml', year_from => 2010)", "movies_embedding_idx"),
+        ("select * from public.match_books(query_embedding => %(q)s::extensions.vector, match_count => 10)",
+         "books_embedding_idx"),
+        ("select * from public.match_books(query_embedding => %(q)s::extensions.vector, match_count => 10,"
+         " filter_category => 'Fiction')", "books_embedding_idx"),
+    ],
+)
+def test_vector_search_uses_the_hnsw_index(scale_url, statement, index):
+    assert f"Index Scan using {index}" in _plans(scale_url, statement, {"q": QUERY})
+
+
+def test_filtered_search_still_returns_a_full_page(scale_url):
+    """Without iterative scans a filtered HNSW query stops at ef_search candidates and returns too few."""
+    with psycopg.connect(scale_url) as conn:
+        rows = conn.execute(
+            "select original_language from public.match_movies(%s::extensions.vector, -1, 50, 'hi')", (QUERY,)
+        ).fetchall()
+    assert len(rows) == 50 and {r[0] for r in rows} == {"hi"}
+
+
+def test_similar_items_uses_the_hnsw_index(scale_url):
+    plans = _plans(scale_url, "select * from public.get_similar_items(42, 'book', 5)", {})
+    assert "Index Scan using books_embedding_idx" in plans
+
+
+def test_title_search_uses_the_trigram_index(scale_url):
+    with psycopg.connect(scale_url) as conn:
+        title = conn.execute("select title from movies where tmdb_id = 1234").fetchone()[0]
+    misspelt = title[:-2] + "x"  # one character lost, one wrong: still found, through the index
+    plans = _plans(scale_url, "select * from public.search_titles(%(q)s, 'movie', 5)", {"q": misspelt})
+    assert "movies_title_trgm_idx" in plans

@@ -1,0 +1,107 @@
+"""Popularity, collaborative filtering and content-based SQL functions on data whose answer is known."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.db.catalog_rows import book, movie, unit
+
+HASH = "$2b$10$abcdefghijklmnopqrstuuAbCdEfGhIjKlMnOpQrStUvWxYz01234"
+
+
+def _users(db, *names: str) -> dict[str, str]:
+    return {n: db.create_user(email=f"{n}@example.com", password_hash=HASH, name=n)["id"] for n in names}
+
+
+def _items(db, count: int) -> list[int]:
+    db.upsert_movies(movies=[movie(100 + i, f"Film {i}") for i in range(count)])
+    rows, _ = db.list_movies(language=None, genre=None, year_from=None, year_to=None, limit=100, offset=0)
+    by_title = {r["title"]: r["id"] for r in rows}
+    return [by_title[f"Film {i}"] for i in range(count)]
+
+
+def test_popularity_damps_a_single_five_star_rating(db):
+    films = _items(db, 3)
+    users = _users(db, *(f"u{i}" for i in range(12)))
+    db.upsert_rating(user_id=users["u0"], item_id=films[0], rating=5.0)  # one perfect rating
+    for i in range(1, 12):  # eleven good ratings
+        db.upsert_rating(user_id=users[f"u{i}"], item_id=films[1], rating=4.5)
+    ranked = db.get_popular_items(item_type="movie", count=3)
+    assert [r["item_id"] for r in ranked][:2] == [films[1], films[0]]
+    assert ranked[0]["rating_count"] == 11 and ranked[1]["rating_count"] == 1
+    without_u1 = db.get_popular_items(item_type="movie", count=3, exclude_user_id=users["u1"])
+    assert films[1] not in [r["item_id"] for r in without_u1]
+
+
+def test_popularity_without_ratings_falls_back_on_source_votes(db):
+    db.upsert_movies(movies=[
+        movie(201, "Obscure", vote_average=9.5, vote_count=2),
+        movie(202, "Beloved", vote_average=8.6, vote_count=20_000),
+        movie(203, "Panned", vote_average=3.0, vote_count=5_000),
+    ])
+    assert [r["title"] for r in db.get_popular_items(item_type="movie", count=3)] == ["Beloved", "Obscure", "Panned"]
+    assert db.get_popular_items(item_type="book", count=3) == []
+
+
+def test_collaborative_filtering_follows_correlated_neighbours(db):
+    films = _items(db, 6)
+    users = _users(db, "target", "twin", "opposite")
+    # target and twin agree on films 0-3; opposite disagrees. twin loves 4 and hates 5; opposite the reverse.
+    shared = {0: 5.0, 1: 1.0, 2: 4.0, 3: 2.0}
+    for index, value in shared.items():
+        db.upsert_rating(user_id=users["target"], item_id=films[index], rating=value)
+        db.upsert_rating(user_id=users["twin"], item_id=films[index], rating=value)
+        db.upsert_rating(user_id=users["opposite"], item_id=films[index], rating=6.0 - value)
+    db.upsert_rating(user_id=users["twin"], item_id=films[4], rating=5.0)
+    db.upsert_rating(user_id=users["twin"], item_id=films[5], rating=1.0)
+    db.upsert_rating(user_id=users["opposite"], item_id=films[4], rating=1.0)
+    db.upsert_rating(user_id=users["opposite"], item_id=films[5], rating=5.0)
+
+    rows = db.get_collaborative_recommendations(user_id=users["target"], item_type="all", count=10, min_overlap=3)
+    # min_support defaults to 2 and only one neighbour (twin) correlates positively: nothing is predicted.
+    assert rows == []
+    rows = db._rpc.rows("get_collaborative_recommendations", {
+        "target_user_id": users["target"], "filter_item_type": "all", "result_limit": 10, "min_overlap": 3,
+        "min_support": 1,
+    })
+    assert [r["item_id"] for r in rows] == [films[4], films[5]]
+    # Resnick: target mean 3.0 + (twin's 5.0 - twin's mean 3.0) = 5.0; and 3.0 + (1.0 - 3.0) = 1.0.
+    assert rows[0]["predicted_rating"] == pytest.approx(5.0)
+    assert rows[1]["predicted_rating"] == pytest.approx(1.0)
+    assert not {r["item_id"] for r in rows} & {films[i] for i in shared}
+
+
+def test_collaborative_filtering_needs_enough_overlap(db):
+    films = _items(db, 4)
+    users = _users(db, "a", "b")
+    for index, value in enumerate([5.0, 1.0]):
+        db.upsert_rating(user_id=users["a"], item_id=films[index], rating=value)
+        db.upsert_rating(user_id=users["b"], item_id=films[index], rating=value)
+    db.upsert_rating(user_id=users["b"], item_id=films[3], rating=5.0)
+    assert db.get_collaborative_recommendations(user_id=users["a"], item_type="all", count=5, min_overlap=3) == []
+
+
+def test_content_recommendations_explain_themselves_and_skip_rated_items(db):
+    anchor = unit(50)
+    db.upsert_movies(movies=[
+        movie(301, "Loved", embedding=anchor),
+        movie(302, "Loved Too", embedding=unit(51, near=anchor, noise=0.01)),
+        movie(303, "Close Cousin", embedding=unit(52, near=anchor, noise=0.03)),
+        movie(304, "Far Away", embedding=unit(53)),
+        movie(305, "Disliked", embedding=unit(54)),
+    ])
+    db.upsert_books(books=[book("cb1", "Close Book", embedding=unit(55, near=anchor, noise=0.04))])
+    ids = {r["title"]: r["id"] for r in db.list_movies(language=None, genre=None, year_from=None, year_to=None,
+                                                       limit=10, offset=0)[0]}
+    user = _users(db, "reader")["reader"]
+    db.upsert_rating(user_id=user, item_id=ids["Loved"], rating=4.5)
+    db.upsert_rating(user_id=user, item_id=ids["Loved Too"], rating=5.0)
+    db.upsert_rating(user_id=user, item_id=ids["Disliked"], rating=1.0)
+
+    rows = db.get_content_recommendations(user_id=user, item_type="all", count=3)
+    assert [r["title"] for r in rows] == ["Close Cousin", "Close Book", "Far Away"]
+    assert rows[0]["because_title"] in {"Loved", "Loved Too"} and rows[0]["because_rating"] >= 4.5
+    assert not {r["title"] for r in rows} & {"Loved", "Loved Too", "Disliked"}
+    assert [r["item_type"] for r in db.get_content_recommendations(user_id=user, item_type="book", count=3)] == ["book"]
+    newcomer = _users(db, "newcomer")["newcomer"]
+    assert db.get_content_recommendations(user_id=newcomer, item_type="all", count=3) == []
