@@ -17,6 +17,8 @@ create table public.movies (
   original_title    text,
   overview          text,
   release_date      date,
+  -- The year alone where the full date is unknown (TMDB sends "" for some titles); filters use this.
+  release_year      integer check (release_year is null or release_year between 1870 and 2100),
   original_language text,
   genres            text[] not null default '{}',
   director          text,
@@ -91,7 +93,7 @@ create index books_embedding_idx on public.books using hnsw (embedding extension
 create index movies_genres_idx on public.movies using gin (genres);
 create index books_categories_idx on public.books using gin (categories);
 create index movies_language_idx on public.movies (original_language);
-create index movies_release_date_idx on public.movies (release_date);
+create index movies_release_year_idx on public.movies (release_year);
 create index movies_popularity_idx on public.movies (popularity desc nulls last);
 create index books_language_idx on public.books (language);
 create index books_published_year_idx on public.books (published_year);

@@ -10,7 +10,7 @@ stable
 set search_path = ''
 as $$
   select m.item_id, m.tmdb_id, m.title, m.original_title, m.overview, m.release_date,
-         extract(year from m.release_date)::integer, m.original_language, m.genres, m.director,
+         m.release_year, m.original_language, m.genres, m.director,
          m.cast_members, m.crew, m.runtime, m.popularity, m.vote_average, m.vote_count, m.poster_url,
          i.is_demo, m.created_at, m.updated_at
   from public.movies m
@@ -53,13 +53,13 @@ language sql
 stable
 set search_path = ''
 as $$
-  select m.item_id, m.title, extract(year from m.release_date)::integer, m.original_language, m.genres,
+  select m.item_id, m.title, m.release_year, m.original_language, m.genres,
          m.director, m.poster_url, m.vote_average, m.popularity, count(*) over ()
   from public.movies m
   where (filter_language is null or m.original_language = filter_language)
     and (filter_genre is null or m.genres @> array[filter_genre])
-    and (year_from is null or m.release_date >= make_date(year_from, 1, 1))
-    and (year_to is null or m.release_date < make_date(year_to + 1, 1, 1))
+    and (year_from is null or m.release_year >= year_from)
+    and (year_to is null or m.release_year <= year_to)
   order by m.popularity desc nulls last, m.item_id
   limit least(greatest(page_limit, 1), 100)
   offset greatest(page_offset, 0);
@@ -125,12 +125,12 @@ begin
       from public.movies m
       where (filter_language is null or m.original_language = filter_language)
         and (filter_genre is null or m.genres @> array[filter_genre])
-        and (year_from is null or m.release_date >= make_date(year_from, 1, 1))
-        and (year_to is null or m.release_date < make_date(year_to + 1, 1, 1))
+        and (year_from is null or m.release_year >= year_from)
+        and (year_to is null or m.release_year <= year_to)
       order by m.embedding operator(extensions.<=>) query_embedding
       limit least(greatest(match_count, 1), 200)
     )
-    select m.item_id, m.title, extract(year from m.release_date)::integer, m.original_language, m.genres,
+    select m.item_id, m.title, m.release_year, m.original_language, m.genres,
            m.director, m.overview, m.poster_url, m.vote_average, 1 - n.distance
     from nearest n
     join public.movies m on m.item_id = n.item_id
@@ -199,7 +199,7 @@ as $$
 begin
   return query
     select * from (
-      select m.item_id, 'movie'::text, m.title, extract(year from m.release_date)::integer, m.poster_url,
+      select m.item_id, 'movie'::text, m.title, m.release_year, m.poster_url,
              greatest(extensions.word_similarity(lower(search_query), lower(m.title)),
                       extensions.word_similarity(lower(search_query), lower(coalesce(m.original_title, ''))))
       from public.movies m
@@ -261,7 +261,7 @@ begin
         order by m.embedding operator(extensions.<=>) source_embedding
         limit least(greatest(match_count, 1), 100)
       )
-      select m.item_id, 'movie'::text, m.title, extract(year from m.release_date)::integer, m.poster_url,
+      select m.item_id, 'movie'::text, m.title, m.release_year, m.poster_url,
              1 - n.distance
       from nearest n join public.movies m on m.item_id = n.item_id
       order by n.distance;

@@ -36,7 +36,7 @@ stable
 set search_path = ''
 as $$
   select r.id, r.item_id, i.item_type, coalesce(m.title, b.title),
-         coalesce(extract(year from m.release_date)::integer, b.published_year),
+         coalesce(m.release_year, b.published_year),
          coalesce(m.poster_url, b.thumbnail_url), r.rating, r.created_at, r.updated_at, count(*) over ()
   from public.ratings r
   join public.items i on i.id = r.item_id

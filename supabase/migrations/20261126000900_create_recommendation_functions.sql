@@ -35,7 +35,7 @@ as $$
   ranked as (
     select i.id, i.item_type,
            coalesce(m.title, b.title) as title,
-           coalesce(extract(year from m.release_date)::integer, b.published_year) as year,
+           coalesce(m.release_year, b.published_year) as year,
            coalesce(m.poster_url, b.thumbnail_url) as image_url,
            coalesce(s.n, 0) as n,
            s.mean,
@@ -116,7 +116,7 @@ as $$
     having count(*) >= min_support
   )
   select p.item_id, i.item_type, coalesce(m.title, b.title),
-         coalesce(extract(year from m.release_date)::integer, b.published_year),
+         coalesce(m.release_year, b.published_year),
          coalesce(m.poster_url, b.thumbnail_url),
          least(5.0, greatest(0.5, tm.mean + p.deviation)), p.support,
          -- Rank by the prediction, nudged up by support so a one-neighbour guess does not win ties.
@@ -189,7 +189,7 @@ begin
       select c.* from candidates c where c.distance is not null order by c.distance limit wanted
     )
     select c.item_id, c.item_type, coalesce(m.title, b.title),
-           coalesce(extract(year from m.release_date)::integer, b.published_year),
+           coalesce(m.release_year, b.published_year),
            coalesce(m.poster_url, b.thumbnail_url), 1 - c.distance,
            because.item_id, because.title, because.rating
     from best c

@@ -39,7 +39,7 @@ begin
   with input as (
     select distinct on (x.tmdb_id) x.*
     from jsonb_to_recordset(movie_rows) as x(
-      tmdb_id integer, title text, original_title text, overview text, release_date date,
+      tmdb_id integer, title text, original_title text, overview text, release_date date, release_year integer,
       original_language text, genres jsonb, director text, cast_members jsonb, crew jsonb, runtime integer,
       popularity double precision, vote_average double precision, vote_count integer, poster_url text,
       embedding jsonb, content_hash text)
@@ -57,10 +57,11 @@ begin
   ),
   upserted as (
     insert into public.movies as m (
-      item_id, tmdb_id, title, original_title, overview, release_date, original_language, genres, director,
+      item_id, tmdb_id, title, original_title, overview, release_date, release_year, original_language, genres,
+      director,
       cast_members, crew, runtime, popularity, vote_average, vote_count, poster_url, embedding, content_hash)
     select coalesce(f.new_item_id, existing.item_id), i.tmdb_id, i.title, i.original_title, i.overview,
-           i.release_date, i.original_language,
+           i.release_date, coalesce(extract(year from i.release_date)::integer, i.release_year), i.original_language,
            coalesce(array(select jsonb_array_elements_text(i.genres)), '{}'),
            i.director, coalesce(i.cast_members, '[]'), coalesce(i.crew, '[]'), i.runtime, i.popularity,
            i.vote_average, i.vote_count, i.poster_url,
@@ -70,7 +71,8 @@ begin
     left join public.movies existing on existing.tmdb_id = i.tmdb_id
     on conflict (tmdb_id) do update set
       title = excluded.title, original_title = excluded.original_title, overview = excluded.overview,
-      release_date = excluded.release_date, original_language = excluded.original_language,
+      release_date = excluded.release_date, release_year = excluded.release_year,
+      original_language = excluded.original_language,
       genres = excluded.genres, director = excluded.director, cast_members = excluded.cast_members,
       crew = excluded.crew, runtime = excluded.runtime, popularity = excluded.popularity,
       vote_average = excluded.vote_average, vote_count = excluded.vote_count, poster_url = excluded.poster_url,
@@ -78,12 +80,12 @@ begin
       embedding = coalesce(excluded.embedding, m.embedding),
       content_hash = coalesce(excluded.content_hash, m.content_hash),
       updated_at = now()
-    where (m.title, m.original_title, m.overview, m.release_date, m.original_language, m.genres, m.director,
+    where (m.title, m.original_title, m.overview, m.release_date, m.release_year, m.original_language, m.genres, m.director,
            m.cast_members, m.crew, m.runtime, m.popularity, m.vote_average, m.vote_count, m.poster_url,
            m.content_hash)
       is distinct from
           (excluded.title, excluded.original_title, excluded.overview, excluded.release_date,
-           excluded.original_language, excluded.genres, excluded.director, excluded.cast_members, excluded.crew,
+           excluded.release_year, excluded.original_language, excluded.genres, excluded.director, excluded.cast_members, excluded.crew,
            excluded.runtime, excluded.popularity, excluded.vote_average, excluded.vote_count,
            excluded.poster_url, coalesce(excluded.content_hash, m.content_hash))
       or (m.embedding is null and excluded.embedding is not null)

@@ -152,8 +152,9 @@ class Database(Protocol):
         ...
 
     def upsert_movies(self, *, movies: Sequence[Row]) -> dict[str, int]:
-        """Insert or update by tmdb_id in one statement. Each row holds the movie columns plus
-        `embedding` (list of 384 floats) and `content_hash`. Returns {"inserted": n, "updated": n,
+        """Insert or update by tmdb_id in one statement. Each row holds the movie columns (release_date
+        "YYYY-MM-DD" or None, and release_year for a title whose full date is unknown) plus `embedding`
+        (list of 384 floats, or None to keep the stored one) and `content_hash`. Returns {"inserted": n, "updated": n,
         "unchanged": n}; a row whose content and figures are unchanged is not rewritten."""
         ...
 
