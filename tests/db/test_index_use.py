@@ -32,8 +32,8 @@ def scale_url(pg_url: str) -> Iterator[str]:
         conn.execute(
             f"with new_items as (insert into items (item_type) select 'movie' from generate_series(1, {ROWS})"
             " returning id)"
-            " insert into movies (item_id, tmdb_id, title, original_language, release_date, embedding)"
-            " select id, id, 'Film ' || substr(md5(id::text), 1, 10), (array['te', 'ml', 'hi'])[1 + id % 3], date '2000-01-01' + id::integer,"
+            " insert into movies (item_id, tmdb_id, title, original_language, release_year, embedding)"
+            " select id, id, 'Film ' || substr(md5(id::text), 1, 10), (array['te', 'ml', 'hi'])[1 + id % 3], 1990 + id % 35,"
             f" {_RANDOM_VECTOR} from new_items"
         )
         conn.execute(
