@@ -21,6 +21,7 @@ def small_catalog(monkeypatch):
     for movie in movies:
         by_language[movie["original_language"]].append(movie)
     sliced_movies = [m for group in by_language.values() for m in group[:6]]
+    sliced_movies += [m for m in movies if m["title"] == "Drishyam" and m not in sliced_movies]
     sliced_books = demo_catalog.raw_books()[:30]
     monkeypatch.setattr(demo_catalog, "raw_movies", lambda: sliced_movies)
     monkeypatch.setattr(demo_catalog, "raw_books", lambda: sliced_books)

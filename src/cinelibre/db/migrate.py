@@ -69,7 +69,12 @@ def apply_migrations(conninfo: str, directory: Path = MIGRATIONS_DIR) -> list[st
     """
     migrations = discover(directory)
     applied_now: list[str] = []
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    try:
+        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise MigrationError(f"cannot connect to the database ({reason}); check DATABASE_URL") from None
+    with conn:
         conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
             done = applied_versions(conn)
