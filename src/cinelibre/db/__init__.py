@@ -5,6 +5,7 @@ Supabase (SUPABASE_URL + a service-role key) wins, then DATABASE_URL, then the l
 
 from __future__ import annotations
 
+import atexit
 from functools import lru_cache
 
 from cinelibre.db.port import Database
@@ -41,12 +42,15 @@ def _build(settings: Settings) -> Database:
 
     # Lambda serves one request at a time per container; the local server serves several.
     max_connections = 4 if settings.is_development else 1
-    return PostgresDatabase(
+    database = PostgresDatabase(
         database_url_for(settings, migrate=settings.database_url is None),
         max_connections=max_connections,
         connect_timeout_s=settings.db_connect_timeout_s,
         statement_timeout_s=settings.db_statement_timeout_s,
     )
+    # Close the pool's threads before the interpreter tears down (a CLI run ends, a test session ends).
+    atexit.register(database.close)
+    return database
 
 
 @lru_cache(maxsize=4)

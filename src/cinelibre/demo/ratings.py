@@ -13,7 +13,7 @@ from typing import Any
 from cinelibre.db.port import Database, Row
 from cinelibre.errors import ConflictError
 
-DEMO_EMAIL_DOMAIN = "demo.cinelibre.invalid"
+DEMO_EMAIL_DOMAIN = "demo.cinelibre.example"
 DEMO_PASSWORD = "cinelibre-demo"  # noqa: S105 (documented: demo accounts exist only in the local database)
 USERS_PER_PERSONA = 4
 LIKED_PER_USER = 18

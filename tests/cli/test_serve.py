@@ -1,0 +1,133 @@
+"""`cinelibre serve` as `make run` starts it: a real process with no cloud settings brings up the embedded
+PostgreSQL, loads and embeds the whole demo catalog, and answers on one port under production paths.
+A second start reuses the catalog instead of embedding it again."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = Path(sys.executable).with_name("cinelibre")
+STARTUP_TIMEOUT_S = 420
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(CLI), "serve", "--port", str(port)], env=env, cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
+
+
+def _wait_ready(process: subprocess.Popen, base: str, log: Path) -> dict:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            response = httpx.get(f"{base}/", timeout=5)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.TransportError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"serve was not ready within {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[tuple[str, Path, dict[str, str]]]:
+    data_dir = tmp_path_factory.mktemp("serve-data")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SUPABASE_", "CINELIBRE_", "DATABASE_URL", "JWT_SECRET"))}
+    env |= {"CINELIBRE_DATA_DIR": str(data_dir), "CINELIBRE_EMBED_THREADS": "2", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    port = _free_port()
+    log = data_dir / "serve.log"
+    process = _start(env, port, log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(process, base, log)
+        yield base, log, env
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        subprocess.run([str(CLI), "db", "stop"], env=env, cwd=REPO, timeout=60, check=False)
+
+
+def test_serve_embeds_the_demo_catalog_and_reports_ready(served):
+    base, log, _ = served
+    health = httpx.get(f"{base}/", timeout=10).json()
+    assert health["ready"] is True
+    database = health["checks"]["database"]
+    assert database["embedded_movies"] >= 300 and database["embedded_books"] >= 150
+    assert "demo movies: 343 (343 embedded now" in log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("query", "genres"),
+    [
+        ("gritty crime thriller in a rainy city", {"Crime", "Thriller", "Mystery"}),
+        ("space opera with robots and starships", {"Science Fiction", "Fantasy", "Adventure", "Animation"}),
+        ("a haunted house that terrifies a family", {"Horror", "Mystery", "Thriller"}),
+    ],
+)
+def test_semantic_search_answers_with_relevant_titles(served, query, genres):
+    """Relevance judged by the films' own genres: most of the top five must be of the kind asked for."""
+    base, _, _ = served
+    response = httpx.get(f"{base}/search/semantic", params={"q": query, "item_type": "movie", "limit": 5,
+                                                            "threshold": 0.0}, timeout=30)
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert len(results) == 5
+    relevant = [r["title"] for r in results if genres & set(r["genres"])]
+    assert len(relevant) >= 4, [(r["title"], r["genres"]) for r in results]
+
+
+def test_a_misspelt_title_comes_first(served):
+    base, _, _ = served
+    results = httpx.get(f"{base}/search/semantic", params={"q": "Bahubali"}, timeout=30).json()["results"]
+    assert results[0]["title"].startswith("Baahubali")
+
+
+def test_demo_users_get_collaborative_recommendations(served):
+    base, _, _ = served
+    login = httpx.post(f"{base}/auth/login", json={"email": "noir-1@demo.cinelibre.example",
+                                                   "password": "cinelibre-demo"}, timeout=30)
+    assert login.status_code == 200, login.text
+    token = login.json()["access_token"]
+    recommendations = httpx.get(f"{base}/recommendations/personalized", params={"limit": 5},
+                                headers={"authorization": f"Bearer {token}"}, timeout=30).json()
+    assert recommendations["method"] == "collaborative" and len(recommendations["items"]) == 5
+    assert all(item["reason"] for item in recommendations["items"])
+
+
+def test_openapi_docs_cover_all_three_functions(served):
+    base, _, _ = served
+    paths = httpx.get(f"{base}/openapi.json", timeout=10).json()["paths"]
+    assert {"/auth/login", "/search/semantic", "/recommendations/personalized", "/movies/{movie_id}"} <= set(paths)
+    assert httpx.get(f"{base}/docs", timeout=10).status_code == 200
+
+
+def test_a_second_start_reuses_the_embedded_catalog(served):
+    base, _, env = served
+    port = _free_port()
+    log = Path(env["CINELIBRE_DATA_DIR"]) / "serve-again.log"
+    process = _start(env, port, log)
+    try:
+        _wait_ready(process, f"http://127.0.0.1:{port}", log)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert "demo movies: 343 (0 embedded now, 0 new, 0 updated)" in log.read_text()
