@@ -10,7 +10,7 @@ STAMP       := $(VENV)/.installed
 PYTHON313 ?= $(shell for c in python3.13 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 2>/dev/null | sort -V | tail -1); do \
                  $$c -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { command -v $$c || echo $$c; } && break; done)
 
-.PHONY: run test test-fast setup layer lint clean
+.PHONY: run test test-fast setup layer lint sam-build clean
 
 run: setup layer
 	$(VENV)/bin/cinelibre serve
@@ -37,6 +37,10 @@ layer: $(MODEL_DIR)/manifest.json
 
 $(MODEL_DIR)/manifest.json: | $(STAMP)
 	$(PY) layers/model/build.py --out layers/model/build
+
+# `sam build` needs python3.13 on PATH: the virtual environment provides it.
+sam-build: setup layer
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build
 
 lint: setup
 	$(VENV)/bin/ruff check src functions tests bench layers
