@@ -35,7 +35,8 @@ $(STAMP): pyproject.toml
 
 layer: $(MODEL_DIR)/manifest.json
 
-$(MODEL_DIR)/manifest.json: | $(STAMP)
+# Rebuilt when the recipe changes, so a local layer never goes stale.
+$(MODEL_DIR)/manifest.json: layers/model/build.py layers/model/bert_graph.py | $(STAMP)
 	$(PY) layers/model/build.py --out layers/model/build
 
 # `sam build` needs python3.13 on PATH: the virtual environment provides it.
