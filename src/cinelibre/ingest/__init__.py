@@ -1,0 +1,1 @@
+"""Catalog ingest: TMDB and Google Books sources, the pipeline and the Lambda handler factory."""

@@ -1,0 +1,380 @@
+"""Google Books: volumes per subject, paged by `startIndex` (40 a page), language-restricted from settings;
+rows normalised to the catalog's book shape (plain-text descriptions, https thumbnails, ISBNs split out)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Generator, Mapping, Sequence
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from cinelibre.db.port import Database, Row
+from cinelibre.embedding import book_text
+from cinelibre.errors import CineLibreError, UpstreamAuthError, UpstreamError
+from cinelibre.ingest.base import Checkpoint, IncompleteRecordError, SourcePage
+from cinelibre.ingest.http import RetryableUpstreamAnswer, RetryPolicy, SourceClient, UpstreamRateLimitedError
+from cinelibre.settings import Settings
+
+PAGE_SIZE = 40  # the API's maximum `maxResults`
+# Google serves a few hundred results per query at most before it repeats or stops; 10 pages = 400.
+DEFAULT_PAGES_PER_SUBJECT = 10
+MAX_TITLE_LENGTH = 500
+SUBJECTS: tuple[str, ...] = (
+    "fiction",
+    "literary fiction",
+    "science fiction",
+    "fantasy",
+    "mystery",
+    "thriller",
+    "romance",
+    "horror",
+    "historical fiction",
+    "short stories",
+    "poetry",
+    "drama",
+    "comics & graphic novels",
+    "young adult fiction",
+    "juvenile fiction",
+    "biography & autobiography",
+    "history",
+    "philosophy",
+    "psychology",
+    "religion",
+    "self-help",
+    "business & economics",
+    "political science",
+    "social science",
+    "science",
+    "mathematics",
+    "computers",
+    "technology & engineering",
+    "medical",
+    "nature",
+    "travel",
+    "cooking",
+    "art",
+    "music",
+    "performing arts",
+    "sports & recreation",
+    "true crime",
+    "education",
+    "literary criticism",
+    "language arts & disciplines",
+    "humor",
+    "family & relationships",
+    "health & fitness",
+    "india",
+)
+PUBLISHED_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+# Reasons in Google's error bodies (`error.errors[].reason`, `error.details[].reason`), never message text.
+KEY_REFUSED_REASONS = frozenset(
+    {
+        "keyInvalid",
+        "API_KEY_INVALID",
+        "API_KEY_SERVICE_BLOCKED",
+        "API_KEY_HTTP_REFERRER_BLOCKED",
+        "API_KEY_IP_ADDRESS_BLOCKED",
+        "accessNotConfigured",
+        "SERVICE_DISABLED",
+        "ipRefererBlocked",
+        "forbidden",
+    }
+)
+DAILY_QUOTA_REASONS = frozenset({"dailyLimitExceeded", "quotaExceeded"})
+RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"})
+
+
+def subject_query(subject: str) -> str:
+    return f'subject:"{subject}"' if re.search(r"\s", subject) else f"subject:{subject}"
+
+
+class GoogleBooksSource:
+    name = "google_books"
+    key_field = "google_id"
+    needs_completion = False
+
+    def __init__(
+        self,
+        client: SourceClient,
+        *,
+        language: str | None,
+        subjects: Sequence[str] = SUBJECTS,
+        pages_per_subject: int = DEFAULT_PAGES_PER_SUBJECT,
+    ) -> None:
+        self.client = client
+        self.language = language
+        self.subjects = tuple(subjects)
+        self.pages_per_subject = pages_per_subject
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        seconds_left: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        retry: RetryPolicy | None = None,
+        requests_per_second: float | None = None,
+        subjects: Sequence[str] = SUBJECTS,
+        pages_per_subject: int = DEFAULT_PAGES_PER_SUBJECT,
+    ) -> GoogleBooksSource:
+        # The API answers without a key too, on a small shared quota; a key raises it.
+        key = settings.google_books_api_key
+        client = SourceClient(
+            source=cls.name,
+            base_url=settings.google_books_base_url,
+            requests_per_second=requests_per_second or settings.google_books_requests_per_second,
+            params={"key": key.get_secret_value()} if key else None,
+            seconds_left=seconds_left,
+            refine_error=refine_google_error,
+            sleep=sleep,
+            retry=retry,
+        )
+        return cls(
+            client,
+            language=settings.google_books_lang,
+            subjects=subjects,
+            pages_per_subject=pages_per_subject,
+        )
+
+    # -- source protocol ----------------------------------------------------------------------------------
+    def pages(self, checkpoint: Checkpoint | None) -> Generator[SourcePage]:
+        start_subject, start_index = self._locate(checkpoint)
+        last_start = (self.pages_per_subject - 1) * PAGE_SIZE
+        for index in range(start_subject, len(self.subjects)):
+            subject = self.subjects[index]
+            following = self._subject_start(index + 1)
+            offset = start_index if index == start_subject else 0
+            while offset <= last_start:
+                position = {"subject": subject, "start_index": offset}
+                label = f"volumes {subject!r} from {offset}"
+                after = (
+                    {"subject": subject, "start_index": offset + PAGE_SIZE}
+                    if offset < last_start
+                    else following
+                )
+                try:
+                    items = _volume_items(self.client.get_json("volumes", self._params(subject, offset)))
+                except (UpstreamAuthError, UpstreamRateLimitedError):
+                    raise
+                except UpstreamError as exc:
+                    yield SourcePage(label, position, after, error=exc)
+                    offset += PAGE_SIZE
+                    continue
+                # No `items` key at all is how Google says "no more results" (totalItems is only an estimate).
+                if not items:
+                    yield SourcePage(label, position, following)
+                    break
+                rows, incomplete = [], 0
+                for item in items:
+                    try:
+                        rows.append(book_from_volume(item))
+                    except IncompleteRecordError:
+                        incomplete += 1
+                yield SourcePage(label, position, after, rows=rows, incomplete=incomplete)
+                offset += PAGE_SIZE
+
+    def complete(self, row: Row) -> Row:
+        return row
+
+    def identity_keys(self, row: Row) -> Sequence[str]:
+        keys = [f"volume:{row['google_id']}"]
+        keys += [f"isbn:{row[field]}" for field in ("isbn_13", "isbn_10") if row.get(field)]
+        return keys
+
+    def embedding_text(self, row: Row) -> str:
+        return book_text(row)
+
+    def upsert(self, database: Database, rows: Sequence[Row]) -> dict[str, int]:
+        return database.upsert_books(books=rows)
+
+    def set_deadline(self, seconds_left: Callable[[], float] | None) -> None:
+        self.client.set_deadline(seconds_left)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- helpers ------------------------------------------------------------------------------------------
+    def _params(self, subject: str, offset: int) -> dict[str, Any]:
+        return {
+            "q": subject_query(subject),
+            "startIndex": offset,
+            "maxResults": PAGE_SIZE,
+            "printType": "books",
+            "langRestrict": self.language,
+        }
+
+    def _locate(self, checkpoint: Checkpoint | None) -> tuple[int, int]:
+        if checkpoint and checkpoint.get("subject") in self.subjects:
+            index = self.subjects.index(checkpoint["subject"])
+            offset = checkpoint.get("start_index")
+            if isinstance(offset, int) and 0 <= offset <= (self.pages_per_subject - 1) * PAGE_SIZE:
+                return index, offset - offset % PAGE_SIZE
+            return index + 1, 0
+        return 0, 0
+
+    def _subject_start(self, index: int) -> Checkpoint | None:
+        return {"subject": self.subjects[index], "start_index": 0} if index < len(self.subjects) else None
+
+
+def refine_google_error(
+    response: httpx.Response, body: Any
+) -> CineLibreError | RetryableUpstreamAnswer | None:
+    """Google signals a refused key with 400 or 403 and quota with 403 or 429; tell them apart by reason."""
+    reasons, quota_limits = _error_reasons(body)
+    status = response.status_code
+    if status in (400, 401, 403) and reasons & KEY_REFUSED_REASONS:
+        return UpstreamAuthError(
+            f"google_books refused the API key ({status} {sorted(reasons & KEY_REFUSED_REASONS)[0]}); "
+            "check GOOGLE_BOOKS_API_KEY",
+            details={"source": "google_books", "status": status},
+        )
+    per_day = any("perday" in limit.lower() for limit in quota_limits)
+    if status in (403, 429) and (reasons & DAILY_QUOTA_REASONS or per_day):
+        return UpstreamRateLimitedError(
+            f"google_books daily quota is used up (HTTP {status}); resuming on a later run",
+            details={"source": "google_books", "status": status},
+        )
+    if status == 403 and reasons & RATE_REASONS:
+        return RetryableUpstreamAnswer(f"answered 403 {sorted(reasons & RATE_REASONS)[0]}", status=429)
+    return None
+
+
+def _error_reasons(body: Any) -> tuple[set[str], list[str]]:
+    error = body.get("error") if isinstance(body, Mapping) else None
+    if not isinstance(error, Mapping):
+        return set(), []
+    reasons: set[str] = set()
+    quota_limits: list[str] = []
+    for entry in (error.get("errors") or []) + (error.get("details") or []):
+        if isinstance(entry, Mapping):
+            if isinstance(entry.get("reason"), str):
+                reasons.add(entry["reason"])
+            metadata = entry.get("metadata")
+            if isinstance(metadata, Mapping) and isinstance(metadata.get("quota_limit"), str):
+                quota_limits.append(metadata["quota_limit"])
+    return reasons, quota_limits
+
+
+def _volume_items(body: Any) -> list[Any]:
+    if not isinstance(body, Mapping):
+        raise UpstreamError("google_books: a volumes page that is not a JSON object")
+    items = body.get("items", [])
+    if not isinstance(items, list):
+        raise UpstreamError("google_books: a volumes page whose `items` is not a list")
+    return items
+
+
+# -- normalisation -------------------------------------------------------------------------------------------
+def book_from_volume(item: Any) -> Row:
+    if not isinstance(item, Mapping):
+        raise IncompleteRecordError("volume is not an object")
+    google_id = _text(item.get("id"))
+    if not google_id or len(google_id) > 100:
+        raise IncompleteRecordError("no usable volume id")
+    info = item.get("volumeInfo") if isinstance(item.get("volumeInfo"), Mapping) else {}
+    title = _text(info.get("title"))
+    if not title:
+        raise IncompleteRecordError(f"volume {google_id} has no title")
+    isbns = {
+        entry.get("type"): _text(entry.get("identifier"))
+        for entry in info.get("industryIdentifiers") or []
+        if isinstance(entry, Mapping)
+    }
+    published = _text(info.get("publishedDate"))
+    page_count = info.get("pageCount")
+    ratings_count = info.get("ratingsCount")
+    return {
+        "google_id": google_id,
+        "title": title[:MAX_TITLE_LENGTH],
+        "subtitle": _text(info.get("subtitle")),
+        "authors": _text_list(info.get("authors")),
+        "description": plain_text(info.get("description")),
+        "categories": _text_list(info.get("categories")),
+        "published_date": published if published and PUBLISHED_DATE.match(published) else None,
+        "language": _text(info.get("language")),
+        # 0 is how Google says "unknown page count".
+        "page_count": page_count if isinstance(page_count, int) and page_count > 0 else None,
+        "isbn_10": isbns.get("ISBN_10"),
+        "isbn_13": isbns.get("ISBN_13"),
+        "thumbnail_url": secure_thumbnail(info.get("imageLinks")),
+        "publisher": _text(info.get("publisher")),
+        "average_rating": _rating(info.get("averageRating")),
+        "ratings_count": ratings_count if isinstance(ratings_count, int) and ratings_count >= 0 else None,
+    }
+
+
+class _TextCollector(HTMLParser):
+    BLOCK_TAGS = frozenset(
+        {"p", "br", "div", "li", "ul", "ol", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6"}
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def plain_text(value: Any) -> str | None:
+    """Descriptions from `/volumes/{id}` carry HTML (<p>, <br>, <b>, entities); the catalog stores text with
+    paragraphs kept as line breaks."""
+    if not isinstance(value, str):
+        return None
+    collector = _TextCollector()
+    collector.feed(value)
+    collector.close()
+    lines = (" ".join(line.split()) for line in "".join(collector.parts).splitlines())
+    text = "\n".join(line for line in lines if line)
+    return text or None
+
+
+def secure_thumbnail(image_links: Any) -> str | None:
+    """The largest thumbnail Google lists, over https, without the page-curl decoration."""
+    if not isinstance(image_links, Mapping):
+        return None
+    url = _text(image_links.get("thumbnail")) or _text(image_links.get("smallThumbnail"))
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "edge"])
+    return urlunsplit(("https", parts.netloc, parts.path, query, ""))
+
+
+def _text(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = " ".join(value.split())
+    return value or None
+
+
+def _text_list(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    seen: list[str] = []
+    for entry in value:
+        text = _text(entry)
+        if text and text not in seen:
+            seen.append(text)
+    return seen
+
+
+def _rating(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 5:
+        return None
+    return float(value)
