@@ -1,0 +1,155 @@
+"""The search function: semantic search (this is the one function that loads the embedding model) and
+the catalog routes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from cinelibre.api import catalog
+from cinelibre.api.app import build_app, readiness_response
+from cinelibre.api.catalog import Category, Genre, Language, YearFrom, YearTo
+from cinelibre.api.dependencies import DatabaseDep, SettingsDep
+from cinelibre.api.schemas import ERROR_RESPONSES, ItemTypeName, ItemTypeQuery
+from cinelibre.embedding import get_embedder
+from cinelibre.errors import ModelUnavailableError
+from cinelibre.observability import logger, metrics
+from cinelibre.search import MAX_QUERY_LENGTH, MAX_RESULTS, QueryEmbedder, SearchFilters, SemanticSearch
+from cinelibre.settings import Settings, get_settings
+
+NAME = "cinelibre-search"
+DEFAULT_THRESHOLD = 0.3
+
+
+def get_query_embedder(settings: SettingsDep) -> QueryEmbedder:
+    return get_embedder(settings)
+
+
+EmbedderDep = Annotated[QueryEmbedder, Depends(get_query_embedder)]
+
+
+class SearchResult(BaseModel):
+    item_id: int
+    item_type: ItemTypeName
+    title: str
+    year: int | None
+    image_url: str | None
+    score: float = Field(
+        description="Fused rank score (reciprocal rank fusion); only the order means something"
+    )
+    similarity: float | None = Field(
+        description="Cosine similarity of query and item (0-1); null for a title match found beyond the "
+        "semantic candidates"
+    )
+    title_similarity: float | None = Field(
+        description="Trigram word similarity of query and title, if matched"
+    )
+    matched_by: list[str] = Field(description='"semantic", "title" or both')
+    language: str | None = None
+    genres: list[str] | None = None
+    director: str | None = None
+    categories: list[str] | None = None
+    authors: list[str] | None = None
+    overview: str | None = Field(None, description="A movie's overview or a book's description")
+
+
+class SearchResponse(BaseModel):
+    query: str
+    item_type: ItemTypeQuery
+    count: int
+    results: list[SearchResult]
+
+
+router = APIRouter(prefix="/search", tags=["search"], responses=ERROR_RESPONSES)
+
+
+@router.get("/semantic", response_model=SearchResponse)
+def semantic_search(
+    database: DatabaseDep,
+    embedder: EmbedderDep,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH, description="What to look for")],
+    item_type: ItemTypeQuery = "all",
+    limit: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 10,
+    threshold: Annotated[
+        float, Query(ge=0.0, le=1.0, description="Minimum cosine similarity")
+    ] = DEFAULT_THRESHOLD,
+    language: Language = None,
+    genre: Genre = None,
+    category: Category = None,
+    year_from: YearFrom = None,
+    year_to: YearTo = None,
+) -> dict[str, Any]:
+    """Movies and books whose meaning is close to the query, fused with title matches so that a query
+    naming a title (even misspelt) finds it first. Title matches are kept whatever the threshold."""
+    filters = SearchFilters(
+        language=language, genre=genre, category=category, year_from=year_from, year_to=year_to
+    )
+    outcome = SemanticSearch(database, embedder).search(
+        q, item_type=item_type, limit=limit, threshold=threshold, filters=filters
+    )
+    metrics.add_metric(name="Searches", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="EmbeddingTime", unit=MetricUnit.Milliseconds, value=outcome.embedding_ms)
+    logger.info(
+        "search",
+        extra={
+            "results": len(outcome.hits),
+            "embedding_ms": round(outcome.embedding_ms, 2),
+            "database_ms": round(outcome.database_ms, 2),
+        },
+    )
+    results = []
+    for hit in outcome.hits:
+        details = hit.details
+        results.append(
+            {
+                "item_id": hit.item_id,
+                "item_type": hit.item_type,
+                "title": hit.title,
+                "year": hit.year,
+                "image_url": hit.image_url,
+                "score": round(hit.score, 6),
+                "similarity": None if hit.similarity is None else round(hit.similarity, 4),
+                "title_similarity": None if hit.title_similarity is None else round(hit.title_similarity, 4),
+                "matched_by": list(hit.matched_by),
+                "language": details.get("original_language", details.get("language")),
+                "genres": details.get("genres"),
+                "director": details.get("director"),
+                "categories": details.get("categories"),
+                "authors": details.get("authors"),
+                "overview": details.get("overview", details.get("description")),
+            }
+        )
+    return {"query": q, "item_type": item_type, "count": len(results), "results": results}
+
+
+def model_readiness(settings: Settings) -> dict[str, Any]:
+    return dict(get_embedder(settings).readiness())
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    try:
+        # Load the model while the container initialises, not during the first search.
+        get_embedder(settings).load()
+    except ModelUnavailableError as exc:
+        # Keep serving: the catalog routes work without the model and GET / reports what is missing.
+        logger.error("embedding model unavailable", extra={"error": exc.message})
+    app = build_app(
+        name=NAME,
+        settings=settings,
+        routers=[router, catalog.router],
+        needs_tokens=False,
+        description="Semantic search over movies and books, and the catalog.",
+    )
+
+    @app.get("/", tags=["health"])
+    def root(database: DatabaseDep, settings: SettingsDep) -> JSONResponse:
+        return readiness_response(
+            NAME, {"database": database.health, "model": lambda: model_readiness(settings)}
+        )
+
+    return app

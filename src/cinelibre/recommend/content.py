@@ -1,0 +1,67 @@
+"""Content-based recommendations from the stored embeddings of what the user liked."""
+
+from __future__ import annotations
+
+from cinelibre.db.port import ItemType, ItemTypeFilter
+from cinelibre.recommend.base import (
+    Recommendation,
+    Recommender,
+    check_count,
+    format_rating,
+    require_exclude_seen,
+)
+
+
+class ContentBased(Recommender):
+    """Items nearest to the mean embedding of what the user rated at least `min_rating`
+    (`get_content_recommendations`), and items nearest to one item (`get_similar_items`). Needs no model:
+    the embeddings were stored when the catalog was ingested."""
+
+    method = "content_based"
+
+    def __init__(self, *, min_rating: float = 4.0) -> None:
+        super().__init__()
+        self.min_rating = min_rating
+
+    def recommend(
+        self, user_id: str, n: int = 10, *, exclude_seen: bool = True, item_type: ItemTypeFilter = "all"
+    ) -> list[Recommendation]:
+        check_count(n)
+        require_exclude_seen(self, exclude_seen)
+        rows = self.database.get_content_recommendations(
+            user_id=user_id, item_type=item_type, count=n, min_rating=self.min_rating
+        )
+        return [
+            Recommendation(
+                item_id=int(row["item_id"]),
+                item_type=row["item_type"],
+                title=row["title"],
+                year=row["year"],
+                image_url=row["image_url"],
+                score=float(row["similarity"]),
+                method=self.method,
+                reason=f"because you rated {row['because_title']} {format_rating(row['because_rating'])}",
+                similarity=round(float(row["similarity"]), 4),
+            )
+            for row in rows
+        ]
+
+    def similar_items(
+        self, item_id: int, n: int = 10, *, target_type: ItemType = "movie"
+    ) -> list[Recommendation]:
+        check_count(n)
+        rows = self.database.get_similar_items(item_id=item_id, target_type=target_type, count=n)
+        return [
+            Recommendation(
+                item_id=int(row["item_id"]),
+                item_type=row["item_type"],
+                title=row["title"],
+                year=row["year"],
+                image_url=row["image_url"],
+                score=float(row["similarity"]),
+                method=self.method,
+                reason="close in story, themes and genre",
+                similarity=round(float(row["similarity"]), 4),
+            )
+            for row in rows
+        ]
