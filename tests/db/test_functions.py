@@ -160,3 +160,24 @@ def test_health_counts_the_catalog(db, catalog):
     health = db.health()
     assert (health["movies"], health["books"], health["embedded_movies"]) == (5, 2, 4)
     assert health["schema_version"].isdigit()
+
+
+def test_a_connection_the_server_dropped_is_replaced_not_failed(pg_url, monkeypatch):
+    """A Lambda container frozen for minutes finds its connection closed by the server or the pooler."""
+    from cinelibre.db import postgres
+    from cinelibre.db.postgres import PostgresDatabase
+
+    database = PostgresDatabase(pg_url, max_connections=1)
+    try:
+        assert database.count_user_ratings(user_id="00000000-0000-0000-0000-000000000000") == 0
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            terminated = admin.execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity"
+                " where application_name = '' and pid <> pg_backend_pid() and datname = current_database()"
+                " and backend_type = 'client backend' and query like '%count_user_ratings%'"
+            ).fetchall()
+        assert terminated == [(True,)]
+        monkeypatch.setattr(postgres, "CHECK_AFTER_IDLE_S", 0.0)  # as if it had sat idle for a while
+        assert database.count_user_ratings(user_id="00000000-0000-0000-0000-000000000000") == 0
+    finally:
+        database.close()

@@ -105,3 +105,32 @@ def test_content_recommendations_explain_themselves_and_skip_rated_items(db):
     assert [r["item_type"] for r in db.get_content_recommendations(user_id=user, item_type="book", count=3)] == ["book"]
     newcomer = _users(db, "newcomer")["newcomer"]
     assert db.get_content_recommendations(user_id=newcomer, item_type="all", count=3) == []
+
+
+def test_rating_stats_stay_equal_to_the_ratings_under_concurrent_writes(db, pg_url):
+    import threading
+
+    import psycopg
+
+    films = _items(db, 3)
+    users = list(_users(db, *(f"w{i}" for i in range(8))).values())
+    barrier = threading.Barrier(len(users))
+
+    def churn(user_id: str, seed: int):
+        barrier.wait()
+        for round_ in range(4):
+            for index, film in enumerate(films):
+                db.upsert_rating(user_id=user_id, item_id=film, rating=0.5 + ((seed + round_ + index) % 10) / 2)
+        rows, _ = db.list_user_ratings(user_id=user_id, item_type="all", limit=10, offset=0)
+        db.delete_rating(user_id=user_id, rating_id=rows[seed % len(rows)]["id"])
+
+    threads = [threading.Thread(target=churn, args=(user, seed)) for seed, user in enumerate(users)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with psycopg.connect(pg_url) as conn:
+        stats = conn.execute("select item_id, rating_count, rating_sum from item_rating_stats order by 1").fetchall()
+        truth = conn.execute(
+            "select item_id, count(*)::integer, sum(rating) from ratings group by item_id order by 1").fetchall()
+    assert stats == truth and sum(count for _, count, _ in stats) == len(users) * 2

@@ -8,7 +8,7 @@ import pytest
 from tests.db.catalog_rows import movie
 
 HASH = "$2b$10$abcdefghijklmnopqrstuuAbCdEfGhIjKlMnOpQrStUvWxYz01234"
-PERSONAL_TABLES = ["users", "ratings", "interactions", "ingest_runs", "ingest_checkpoints"]
+PERSONAL_TABLES = ["users", "ratings", "interactions", "ingest_runs", "ingest_checkpoints", "item_rating_stats"]
 PRIVATE_FUNCTIONS = [
     "select * from public.get_user_credentials('ana@example.com')",
     "select * from public.create_user('eve@example.com', '$2b$10$x', 'Eve')",

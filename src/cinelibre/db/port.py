@@ -120,10 +120,13 @@ class Database(Protocol):
         ...
 
     # -- recommendations -----------------------------------------------------------------------------------
-    def get_popular_items(self, *, item_type: ItemTypeFilter, count: int) -> list[Row]:
-        """item_id, item_type, title, year, image_url, rating_count, average_rating, recent_count, score.
-        Ranked by a Bayesian average of our ratings (prior: the global mean, weight 10), then recent
-        activity, then the source's own vote figures for items nobody has rated here yet."""
+    def get_popular_items(
+        self, *, item_type: ItemTypeFilter, count: int, exclude_user_id: str | None = None
+    ) -> list[Row]:
+        """item_id, item_type, title, year, image_url, rating_count, average_rating, recent_count (ratings
+        and interactions in the last 30 days), score. Ranked by a damped (Bayesian) average: each item's
+        prior is the source's own vote average (damped by its vote count), updated by our ratings with
+        weight 10. With `exclude_user_id`, leaves out what that user rated."""
         ...
 
     def get_collaborative_recommendations(

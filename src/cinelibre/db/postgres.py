@@ -1,13 +1,15 @@
 """Direct PostgreSQL adapter (psycopg 3): calls the same SQL functions as the Supabase adapter, by name with
 named arguments. Pooler-friendly: no server-side prepared statements (Supabase's transaction pooler on port
-6543 cannot keep them), one small pool per container that checks a connection before lending it, so a
-connection the pooler dropped while the Lambda was frozen is replaced instead of failing the request."""
+6543 cannot keep them), one small pool per container that checks a connection before lending it if it sat
+idle long enough to have been dropped (a Lambda frozen between invocations, a pooler's idle timeout), so a
+dead connection is replaced instead of failing the request, and a busy one costs no extra round trip."""
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
 import threading
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -25,6 +27,8 @@ from cinelibre.errors import DatabaseUnavailableError
 from cinelibre.observability import logger
 
 _OWN_MESSAGE_STATES = {"P0002", "22023"}
+# A connection used this recently is trusted without a check; poolers and NAT drop idle ones after minutes.
+CHECK_AFTER_IDLE_S = 10.0
 
 
 def vector_literal(values: Sequence[float]) -> str:
@@ -59,7 +63,8 @@ class PostgresTransport:
                 "connect_timeout": max(1, int(connect_timeout_s)),
                 "options": f"-c statement_timeout={int(statement_timeout_s * 1000)}",
             },
-            check=ConnectionPool.check_connection,
+            check=self._check_if_idle,
+            reset=self._mark_used,
             timeout=connect_timeout_s,
             open=False,
             name="cinelibre",
@@ -67,6 +72,14 @@ class PostgresTransport:
         self._opened = False
         self._open_lock = threading.Lock()
         self._signatures: dict[str, dict[str, str]] = {}
+        self._last_used: dict[int, float] = {}
+
+    def _mark_used(self, conn: psycopg.Connection) -> None:
+        self._last_used[id(conn)] = time.monotonic()
+
+    def _check_if_idle(self, conn: psycopg.Connection) -> None:
+        if time.monotonic() - self._last_used.get(id(conn), 0.0) > CHECK_AFTER_IDLE_S:
+            ConnectionPool.check_connection(conn)
 
     def _ensure_open(self) -> None:
         if self._opened:
