@@ -6,7 +6,7 @@
 
 Each figure comes from a fresh Python process, so peak RSS (VmHWM) and cold start belong to that process
 alone. Targets (issue 3): search-path peak RSS < 250 MB, ingest < 350 MB, query p50 <= 6 ms on one thread,
-cold start <= 1.5 s, mean cosine to the original model >= 0.99. Results: bench/results/embedding.md.
+cold start <= 1.5 s, mean cosine to the original model >= 0.99. Results: docs/benchmarks.md.
 """
 
 from __future__ import annotations
