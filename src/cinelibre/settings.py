@@ -114,9 +114,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_outside_development(self) -> Self:
-        if self.environment is Environment.PRODUCTION:
-            if "*" in self.cors_origins:
-                raise ValueError("CINELIBRE_CORS_ORIGINS must list origins in production, not '*'")
+        if self.environment is Environment.PRODUCTION and "*" in self.cors_origins:
+            raise ValueError("CINELIBRE_CORS_ORIGINS must list origins in production, not '*'")
         return self
 
     @property

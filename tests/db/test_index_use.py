@@ -16,7 +16,9 @@ from cinelibre.db.migrate import apply_migrations
 from tests.db.catalog_rows import unit
 
 ROWS = 12_000
-_RANDOM_VECTOR = "(select array_agg(random() - 0.5) from generate_series(1, 384) where id > 0)::real[]::extensions.vector"
+_RANDOM_VECTOR = (
+    "(select array_agg(random() - 0.5) from generate_series(1, 384) where id > 0)::real[]::extensions.vector"
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,8 @@ def scale_url(pg_url: str) -> Iterator[str]:
             f"with new_items as (insert into items (item_type) select 'movie' from generate_series(1, {ROWS})"
             " returning id)"
             " insert into movies (item_id, tmdb_id, title, original_language, release_year, embedding)"
-            " select id, id, 'Film ' || substr(md5(id::text), 1, 10), (array['te', 'ml', 'hi'])[1 + id % 3], 1990 + id % 35,"
+            " select id, id, 'Film ' || substr(md5(id::text), 1, 10), (array['te', 'ml', 'hi'])[1 + id % 3],"
+            " 1990 + id % 35,"
             f" {_RANDOM_VECTOR} from new_items"
         )
         conn.execute(
@@ -44,8 +47,11 @@ def scale_url(pg_url: str) -> Iterator[str]:
             f" {_RANDOM_VECTOR} from new_items"
         )
         conn.execute("set maintenance_work_mem = '256MB'")
-        conn.execute("create index movies_embedding_idx on public.movies using hnsw (embedding extensions.vector_cosine_ops)")
-        conn.execute("create index books_embedding_idx on public.books using hnsw (embedding extensions.vector_cosine_ops)")
+        for table in ("movies", "books"):
+            conn.execute(
+                f"create index {table}_embedding_idx on public.{table}"
+                " using hnsw (embedding extensions.vector_cosine_ops)"
+            )
         conn.execute("analyze")
     yield url
     with psycopg.connect(pg_url, autocommit=True) as conn:

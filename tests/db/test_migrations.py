@@ -103,4 +103,4 @@ def test_search_functions_pin_their_search_path(pg_url: str):
 
 
 def test_migrations_directory_is_the_repository_one():
-    assert MIGRATIONS_DIR == Path(migrate.__file__).resolve().parents[3] / "supabase" / "migrations"
+    assert Path(migrate.__file__).resolve().parents[3] / "supabase" / "migrations" == MIGRATIONS_DIR

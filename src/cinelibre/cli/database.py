@@ -63,8 +63,8 @@ def status() -> None:
     elif settings.database_url is not None:
         typer.echo("configured: DATABASE_URL")
     typer.echo(f"embedded data directory: {state.data_dir}")
-    typer.echo(f"embedded: {'running (pid %d) at %s' % (state.pid, state.url) if state.running else 'not running'}"
-               f"{'' if state.initialised else ', not initialised'}")
+    running = f"running (pid {state.pid}) at {state.url}" if state.running else "not running"
+    typer.echo(f"embedded: {running}{'' if state.initialised else ', not initialised'}")
 
 
 def register(app: typer.Typer) -> None:

@@ -19,7 +19,8 @@ def database_url_for(settings: Settings, *, migrate: bool = True) -> str:
     """The direct PostgreSQL URL: DATABASE_URL, or the embedded server (started, and migrated, on demand)."""
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
-    from cinelibre.db import embedded, migrate as migrations
+    from cinelibre.db import embedded
+    from cinelibre.db import migrate as migrations
 
     url = embedded.start(settings.data_dir)
     if migrate:

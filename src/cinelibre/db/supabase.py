@@ -10,13 +10,13 @@ from typing import Any
 
 import httpx
 from postgrest.exceptions import APIError
-from supabase import Client, ClientOptions, create_client
 
 from cinelibre.db.errors import error_for_sqlstate
 from cinelibre.db.port import Row
 from cinelibre.db.rpc import RpcDatabase
 from cinelibre.errors import ConfigurationError, DatabaseUnavailableError
 from cinelibre.observability import logger
+from supabase import Client, ClientOptions, create_client
 
 # PostgREST's own error codes (PGRSTxxx) that mean "the database is not reachable right now".
 _UNAVAILABLE_PGRST = {"PGRST000", "PGRST001", "PGRST002", "PGRST003"}

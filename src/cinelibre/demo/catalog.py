@@ -136,5 +136,5 @@ def catalog_size() -> int:
 
 
 def _batches(rows: Iterable[Row]) -> Iterator[list[Row]]:
-    for batch in batched(rows, UPSERT_BATCH):
+    for batch in batched(rows, UPSERT_BATCH, strict=False):
         yield list(batch)
