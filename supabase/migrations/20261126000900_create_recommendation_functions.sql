@@ -2,6 +2,9 @@
 -- (prior_weight + number of our ratings), so one 5-star rating cannot top the list. Each item's prior is the
 -- source's own vote average (TMDB, Google Books) on a 0-5 scale, itself damped towards 3.0 by its vote
 -- count: our users' ratings update what the world thinks, and an item nobody rated here keeps that prior.
+-- Counts come from item_rating_stats (one row per item), not from aggregating every rating per call.
+-- Recent activity (ratings and interactions in the last `recent_days`) is counted only for the rows
+-- returned: it explains an item ("popular this month"), it does not rank it.
 create function public.get_popular_items(
   filter_item_type text default 'all',
   result_limit integer default 20,
@@ -17,46 +20,37 @@ language sql
 stable
 set search_path = ''
 as $$
-  with global_mean as (
-    select coalesce(avg(r.rating), 3.5)::double precision as mean from public.ratings r
-  ),
-  rating_stats as (
-    select r.item_id, count(*) as n, avg(r.rating)::double precision as mean,
-           count(*) filter (where r.updated_at > now() - make_interval(days => recent_days)) as recent
-    from public.ratings r
-    group by r.item_id
-  ),
-  activity as (
-    select x.item_id, count(*) as recent
-    from public.interactions x
-    where x.item_id is not null and x.created_at > now() - make_interval(days => recent_days)
-    group by x.item_id
-  ),
-  ranked as (
+  with ranked as (
     select i.id, i.item_type,
            coalesce(m.title, b.title) as title,
            coalesce(m.release_year, b.published_year) as year,
            coalesce(m.poster_url, b.thumbnail_url) as image_url,
-           coalesce(s.n, 0) as n,
-           s.mean,
-           coalesce(s.recent, 0) + coalesce(a.recent, 0) as recent,
-           (25 * 3.0 + coalesce(m.vote_count, b.ratings_count, 0)
-                       * coalesce(m.vote_average / 2, b.average_rating, 3.0))
-             / (25 + coalesce(m.vote_count, b.ratings_count, 0)) as prior
+           coalesce(s.rating_count, 0)::bigint as n,
+           (s.rating_sum / nullif(s.rating_count, 0))::double precision as mean,
+           (prior_weight
+              * ((25 * 3.0 + coalesce(m.vote_count, b.ratings_count, 0)
+                             * coalesce(m.vote_average / 2, b.average_rating, 3.0))
+                 / (25 + coalesce(m.vote_count, b.ratings_count, 0)))
+            + coalesce(s.rating_sum, 0))::double precision
+           / (prior_weight + coalesce(s.rating_count, 0)) as score
     from public.items i
     left join public.movies m on m.item_id = i.id
     left join public.books b on b.item_id = i.id
-    left join rating_stats s on s.item_id = i.id
-    left join activity a on a.item_id = i.id
+    left join public.item_rating_stats s on s.item_id = i.id
     where (filter_item_type = 'all' or i.item_type = filter_item_type)
       and (exclude_user_id is null or not exists (
             select 1 from public.ratings own where own.user_id = exclude_user_id and own.item_id = i.id))
+    order by score desc, i.id
+    limit least(greatest(result_limit, 1), 100)
   )
-  select r.id, r.item_type, r.title, r.year, r.image_url, r.n, r.mean, r.recent,
-         (prior_weight * r.prior + r.n * coalesce(r.mean, 0)) / (prior_weight + r.n) as score
+  select r.id, r.item_type, r.title, r.year, r.image_url, r.n, r.mean,
+         (select count(*) from public.ratings x
+           where x.item_id = r.id and x.updated_at > now() - make_interval(days => recent_days))
+         + (select count(*) from public.interactions x
+             where x.item_id = r.id and x.created_at > now() - make_interval(days => recent_days)),
+         r.score
   from ranked r
-  order by score desc, r.recent desc, r.id
-  limit least(greatest(result_limit, 1), 100);
+  order by r.score desc, r.id;
 $$;
 
 -- User-based collaborative filtering. Neighbours: users whose ratings correlate positively (Pearson, over at

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Literal, Self
 
-from cinelibre.db.port import Database, ItemType, ItemTypeFilter
+from cinelibre.db.port import Database, ItemType, ItemTypeFilter, Row
 
 Method = Literal["collaborative", "content_based", "popularity"]
 
@@ -32,6 +32,14 @@ class Recommendation:
     reason: str
     predicted_rating: float | None = None
     similarity: float | None = None
+
+    @classmethod
+    def from_row(cls, row: Row, *, method: Method, score: float, reason: str, **extra: float) -> Recommendation:
+        """From a row of the recommendation SQL functions, which all share these item columns."""
+        return cls(
+            item_id=int(row["item_id"]), item_type=row["item_type"], title=row["title"], year=row["year"],
+            image_url=row["image_url"], score=score, method=method, reason=reason, **extra,
+        )
 
 
 class NotFittedError(RuntimeError):

@@ -39,14 +39,10 @@ class PearsonUserKNN(Recommender):
             neighbour_count=self.neighbours,
         )
         return [
-            Recommendation(
-                item_id=int(row["item_id"]),
-                item_type=row["item_type"],
-                title=row["title"],
-                year=row["year"],
-                image_url=row["image_url"],
-                score=float(row["score"]),
+            Recommendation.from_row(
+                row,
                 method=self.method,
+                score=float(row["score"]),
                 reason=_reason(int(row["neighbour_count"]), float(row["predicted_rating"])),
                 predicted_rating=round(float(row["predicted_rating"]), 2),
             )

@@ -32,14 +32,10 @@ class ContentBased(Recommender):
             user_id=user_id, item_type=item_type, count=n, min_rating=self.min_rating
         )
         return [
-            Recommendation(
-                item_id=int(row["item_id"]),
-                item_type=row["item_type"],
-                title=row["title"],
-                year=row["year"],
-                image_url=row["image_url"],
-                score=float(row["similarity"]),
+            Recommendation.from_row(
+                row,
                 method=self.method,
+                score=float(row["similarity"]),
                 reason=f"because you rated {row['because_title']} {format_rating(row['because_rating'])}",
                 similarity=round(float(row["similarity"]), 4),
             )
@@ -52,14 +48,10 @@ class ContentBased(Recommender):
         check_count(n)
         rows = self.database.get_similar_items(item_id=item_id, target_type=target_type, count=n)
         return [
-            Recommendation(
-                item_id=int(row["item_id"]),
-                item_type=row["item_type"],
-                title=row["title"],
-                year=row["year"],
-                image_url=row["image_url"],
-                score=float(row["similarity"]),
+            Recommendation.from_row(
+                row,
                 method=self.method,
+                score=float(row["similarity"]),
                 reason="close in story, themes and genre",
                 similarity=round(float(row["similarity"]), 4),
             )

@@ -51,16 +51,7 @@ class Popularity(Recommender):
             window = int(time.monotonic() // self.cache_ttl_s)
             rows = _popular_rows(self.database, item_type, n, window)
         return [
-            Recommendation(
-                item_id=int(row["item_id"]),
-                item_type=row["item_type"],
-                title=row["title"],
-                year=row["year"],
-                image_url=row["image_url"],
-                score=float(row["score"]),
-                method=self.method,
-                reason=popularity_reason(row),
-            )
+            Recommendation.from_row(row, method=self.method, score=float(row["score"]), reason=popularity_reason(row))
             for row in rows
         ]
 
