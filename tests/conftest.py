@@ -57,10 +57,10 @@ def settings(pg_url: str, pg_data_dir: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("CINELIBRE_DATA_DIR", str(pg_data_dir))
     monkeypatch.setenv("CINELIBRE_BCRYPT_ROUNDS", "10")
     get_settings.cache_clear()
-    db_package.get_database.cache_clear()
+    db_package.close_databases()
     yield get_settings()
     get_settings.cache_clear()
-    db_package.get_database.cache_clear()
+    db_package.close_databases()
 
 
 @pytest.fixture

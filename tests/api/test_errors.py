@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from cinelibre.api.app import build_app
 from cinelibre.api.lambda_handler import make_handler
-from cinelibre.db import get_database
+from cinelibre.db import close_databases
 from cinelibre.errors import DatabaseError, ModelUnavailableError
 from cinelibre.settings import load_settings
 from tests.api.lambda_events import LambdaClient
@@ -102,8 +102,7 @@ def unreachable_settings(monkeypatch):
         DATABASE_URL="postgresql://cinelibre@127.0.0.1:9/cinelibre", db_connect_timeout_s=1
     )
     yield settings
-    get_database(settings).close()
-    get_database.cache_clear()
+    close_databases()
 
 
 def test_an_unreachable_database_is_a_503_and_readiness_says_so(unreachable_settings, lambda_context):

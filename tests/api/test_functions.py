@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from cinelibre.cli.invoke import load_handler
-from cinelibre.db import get_database
+from cinelibre.db import close_databases
 from cinelibre.errors import ConfigurationError
 from cinelibre.settings import get_settings
 from tests.api.lambda_events import EVENTS_DIR, REPO_ROOT, invoke, load_event, with_token
@@ -172,11 +172,11 @@ def production_environment(monkeypatch, pg_url):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     get_settings.cache_clear()
-    get_database.cache_clear()
+    close_databases()
     parameters.clear_caches()
     yield monkeypatch
     get_settings.cache_clear()
-    get_database.cache_clear()
+    close_databases()
     parameters.clear_caches()
 
 

