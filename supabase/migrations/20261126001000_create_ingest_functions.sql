@@ -187,6 +187,36 @@ begin
 end;
 $$;
 
+-- The figures a TMDB listing carries and that move daily (popularity, votes, poster) for movies whose text
+-- is unchanged. A listing row lacks the credits, so upserting it whole would blank them; this touches only
+-- the figures, and only where they changed.
+create function public.refresh_movie_figures(movie_rows jsonb)
+returns table (updated integer, unchanged integer)
+language sql
+volatile
+set search_path = ''
+as $$
+  with input as (
+    select distinct on (x.tmdb_id) x.*
+    from jsonb_to_recordset(movie_rows) as x(
+      tmdb_id integer, popularity double precision, vote_average double precision, vote_count integer,
+      poster_url text)
+    order by x.tmdb_id
+  ),
+  changed as (
+    update public.movies m
+       set popularity = i.popularity, vote_average = i.vote_average, vote_count = i.vote_count,
+           poster_url = coalesce(i.poster_url, m.poster_url), updated_at = now()
+      from input i
+     where m.tmdb_id = i.tmdb_id
+       and (m.popularity, m.vote_average, m.vote_count, m.poster_url)
+           is distinct from (i.popularity, i.vote_average, i.vote_count, coalesce(i.poster_url, m.poster_url))
+    returning 1
+  )
+  select (select count(*) from changed)::integer,
+         ((select count(*) from input) - (select count(*) from changed))::integer;
+$$;
+
 create function public.start_ingest_run(run_source text, run_trigger text default 'manual')
 returns table (id bigint, checkpoint jsonb)
 language sql

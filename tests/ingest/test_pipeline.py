@@ -137,6 +137,27 @@ def test_changed_text_is_re_embedded_and_updated_in_place(
     assert len(stored_tmdb_ids(pg_url)) == len(discoverable_ids(catalog, LANGUAGES))
 
 
+def test_new_vote_figures_refresh_without_re_embedding_or_losing_credits(
+    upstream, catalog, ingest_settings, make_pipeline, pg_url
+):
+    """Votes and popularity move every day while the synopsis does not: the daily run must pick them up,
+    and a listing row (which has no credits) must not blank the director and cast stored from details."""
+    make_pipeline(ingest_settings).run(sources=["tmdb"], trigger="manual")
+    credits_before = rows(pg_url, "select director, cast_members, runtime from public.movies where tmdb_id = 607")
+    for entry in catalog.listing:
+        if entry["id"] == 607:
+            entry["vote_count"], entry["vote_average"], entry["popularity"] = 20_000, 7.4, 123.5
+
+    (tmdb,) = make_pipeline(ingest_settings).run(sources=["tmdb"], trigger="manual").runs
+    assert (tmdb.stats.updated, tmdb.stats.embedded, tmdb.stats.new) == (1, 0, 0)
+    assert rows(pg_url, "select vote_count, vote_average, popularity from public.movies where tmdb_id = 607") == [
+        (20_000, 7.4, 123.5)
+    ]
+    assert rows(pg_url, "select director, cast_members, runtime from public.movies where tmdb_id = 607") == (
+        credits_before
+    )
+
+
 def test_stops_before_the_deadline_and_the_next_run_resumes_there(
     upstream, catalog, clock, ingest_settings, make_pipeline, pg_url
 ):

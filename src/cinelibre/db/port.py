@@ -166,6 +166,11 @@ class Database(Protocol):
         counts as unchanged and is not inserted again."""
         ...
 
+    def refresh_movie_figures(self, *, movies: Sequence[Row]) -> dict[str, int]:
+        """Update popularity, vote figures and poster of stored movies (by tmdb_id) whose text is unchanged,
+        leaving their credits alone. Returns {"updated": n, "unchanged": n}."""
+        ...
+
     def start_ingest_run(self, *, source: str, trigger: str) -> Row:
         """Record a run: {"id": run_id, "checkpoint": the last saved checkpoint for `source` or None}."""
         ...

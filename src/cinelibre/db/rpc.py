@@ -189,6 +189,16 @@ class RpcDatabase:
         rows = self._rpc.rows("upsert_books", {"book_rows": list(books), "mark_demo": demo})
         return {key: int(value) for key, value in rows[0].items()}
 
+    def refresh_movie_figures(self, *, movies: Sequence[Row]) -> dict[str, int]:
+        if not movies:
+            return {"updated": 0, "unchanged": 0}
+        figures = [
+            {key: movie.get(key) for key in ("tmdb_id", "popularity", "vote_average", "vote_count", "poster_url")}
+            for movie in movies
+        ]
+        rows = self._rpc.rows("refresh_movie_figures", {"movie_rows": figures})
+        return {key: int(value) for key, value in rows[0].items()}
+
     def start_ingest_run(self, *, source: str, trigger: str) -> Row:
         return self._rpc.rows("start_ingest_run", {"run_source": source, "run_trigger": trigger})[0]
 

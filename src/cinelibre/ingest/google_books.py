@@ -192,6 +192,10 @@ class GoogleBooksSource:
     def upsert(self, database: Database, rows: Sequence[Row]) -> dict[str, int]:
         return database.upsert_books(books=rows)
 
+    def refresh(self, database: Database, rows: Sequence[Row]) -> dict[str, int]:
+        # A volume listing carries everything a book row holds; sent without an embedding, the stored one stays.
+        return database.upsert_books(books=rows)
+
     def set_deadline(self, seconds_left: Callable[[], float] | None) -> None:
         self.client.set_deadline(seconds_left)
 

@@ -418,11 +418,7 @@ class IngestPipeline:
             processed += 1
             row["content_hash"] = text_hash
             if stored_hash == text_hash:
-                if source.needs_completion:
-                    # Listing rows lack credits: writing one would blank them. Text unchanged: nothing to do.
-                    stats.unchanged += 1
-                else:
-                    to_refresh.append({**row, "embedding": None})
+                to_refresh.append({**row, "embedding": None})
             elif dry_run:
                 if stored_hash is None:
                     stats.new += 1
@@ -439,15 +435,20 @@ class IngestPipeline:
             for (row, _), vector in zip(to_embed, vectors, strict=True):
                 row["embedding"] = vector
             stats.embedded += len(to_embed)
-        if to_embed or to_refresh:
-            self._upsert(source, [row for row, _ in to_embed] + to_refresh, stats)
+        if to_embed:
+            self._upsert(source, source.upsert, [row for row, _ in to_embed], stats)
+        if to_refresh:
+            self._upsert(source, source.refresh, to_refresh, stats)
         return _PageOutcome(processed, finished, rate_limited)
 
-    def _upsert(self, source: CatalogSource, rows: list[Row], stats: SourceStats) -> None:
+    def _upsert(
+        self, source: CatalogSource, write: Callable[[Any, list[Row]], dict[str, int]], rows: list[Row],
+        stats: SourceStats,
+    ) -> None:
         """One statement per page. If the database refuses the batch, find the row it refuses: the others
         are written one by one and only the refused ones count as failed."""
         try:
-            counts = source.upsert(self.database, rows)
+            counts = write(self.database, rows)
         except DatabaseUnavailableError:
             raise
         except (ValidationError, ConflictError, DatabaseError) as exc:
@@ -458,7 +459,7 @@ class IngestPipeline:
             counts = {"inserted": 0, "updated": 0, "unchanged": 0}
             for row in rows:
                 try:
-                    single = source.upsert(self.database, [row])
+                    single = write(self.database, [row])
                 except DatabaseUnavailableError:
                     raise
                 except (ValidationError, ConflictError, DatabaseError) as row_exc:

@@ -222,6 +222,10 @@ class TmdbSource:
     def upsert(self, database: Database, rows: Sequence[Row]) -> dict[str, int]:
         return database.upsert_movies(movies=rows)
 
+    def refresh(self, database: Database, rows: Sequence[Row]) -> dict[str, int]:
+        # Listing rows lack the credits that details added: only their figures are written.
+        return database.refresh_movie_figures(movies=rows)
+
     def set_deadline(self, seconds_left: Callable[[], float] | None) -> None:
         self.client.set_deadline(seconds_left)
 
