@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     google_books_requests_per_second: float = Field(5.0, gt=0, le=20)
     google_books_lang: str | None = "en"
     ingest_languages: Annotated[tuple[str, ...], NoDecode] = ("en", "hi", "te", "ta", "kn", "ml", "bn", "mr")
+    # How deep each crawl goes per daily cycle: TMDB pages per (language, ordering, years) slice (TMDB itself
+    # stops at 500) and Google Books pages of 40 per subject.
+    ingest_tmdb_pages_per_slice: int = Field(25, ge=1, le=500)
+    ingest_books_pages_per_subject: int = Field(10, ge=1, le=100)
     # Seconds kept in hand before the Lambda deadline to save the checkpoint and the run record.
     ingest_deadline_margin_s: float = Field(30.0, ge=1)
 

@@ -120,7 +120,7 @@ class GoogleBooksSource:
         retry: RetryPolicy | None = None,
         requests_per_second: float | None = None,
         subjects: Sequence[str] = SUBJECTS,
-        pages_per_subject: int = DEFAULT_PAGES_PER_SUBJECT,
+        pages_per_subject: int | None = None,
     ) -> GoogleBooksSource:
         # The API answers without a key too, on a small shared quota; a key raises it.
         key = settings.google_books_api_key
@@ -138,7 +138,7 @@ class GoogleBooksSource:
             client,
             language=settings.google_books_lang,
             subjects=subjects,
-            pages_per_subject=pages_per_subject,
+            pages_per_subject=pages_per_subject or settings.ingest_books_pages_per_subject,
         )
 
     # -- source protocol ----------------------------------------------------------------------------------

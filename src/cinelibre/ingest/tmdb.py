@@ -137,7 +137,7 @@ class TmdbSource:
         sleep: Callable[[float], None] = time.sleep,
         retry: RetryPolicy | None = None,
         requests_per_second: float | None = None,
-        pages_per_slice: int | None = DEFAULT_PAGES_PER_SLICE,
+        pages_per_slice: int | None = None,
     ) -> TmdbSource:
         if settings.tmdb_api_key is None:
             raise ConfigurationError("TMDB_API_KEY (or CINELIBRE_TMDB_API_KEY_PARAMETER) is not set")
@@ -156,7 +156,7 @@ class TmdbSource:
             client,
             image_base_url=settings.tmdb_image_base_url,
             languages=settings.ingest_languages,
-            pages_per_slice=pages_per_slice,
+            pages_per_slice=pages_per_slice or settings.ingest_tmdb_pages_per_slice,
         )
 
     # -- source protocol ----------------------------------------------------------------------------------
