@@ -53,20 +53,6 @@ class SearchFilters:
         if self.year_from is not None and self.year_to is not None and self.year_from > self.year_to:
             raise ValidationError("year_from must not be after year_to", details={"field": "year_from"})
 
-    @property
-    def needs_catalog_columns(self) -> bool:
-        """True when a filter needs columns that the lexical title match does not return."""
-        return any(value is not None for value in (self.language, self.genre, self.category))
-
-    def year_allows(self, year: int | None) -> bool:
-        if self.year_from is None and self.year_to is None:
-            return True
-        if year is None:
-            return False
-        return (self.year_from is None or year >= self.year_from) and (
-            self.year_to is None or year <= self.year_to
-        )
-
     def kinds(self, item_type: ItemTypeFilter) -> tuple[ItemType, ...]:
         if item_type == "book" and self.genre is not None:
             raise ValidationError("genre filters movies; books have a category", details={"field": "genre"})
@@ -168,19 +154,19 @@ class SemanticSearch:
         # The title match needs no embedding: it runs on the database while the model embeds the query.
         title_count = min(MAX_TITLE_CANDIDATES, max(10, limit))
         started = time.perf_counter()
-        title_lookup = _TITLE_LOOKUPS.submit(self._title_rows, text, kinds, title_count)
+        title_lookup = _TITLE_LOOKUPS.submit(self._title_rows, text, kinds, title_count, filters)
         query_embedding = self._embedder.embed_query(text)
         embedded = time.perf_counter()
         title_rows_found = title_lookup.result()
 
         candidate_count = min(MAX_VECTOR_CANDIDATES, max(20, limit * self._candidates_per_result))
-        # Threshold 0 in SQL: candidates under the threshold still vouch for the filters of a title match
-        # and lend it their similarity; the threshold is applied to the semantic ranking below.
+        # Threshold 0 in SQL: candidates under the threshold still lend a title match their similarity; the
+        # threshold is applied to the semantic ranking below.
         candidates: dict[ItemKey, Row] = {}
         for kind in kinds:
             for row in self._match(kind, query_embedding, candidate_count, filters):
                 candidates[(kind, int(row["id"]))] = row
-        title_rows = self._title_matches(text, title_rows_found, kinds, filters, candidates)
+        title_rows = self._title_matches(text, title_rows_found, kinds)
         finished = time.perf_counter()
 
         semantic = sorted(
@@ -237,28 +223,19 @@ class SemanticSearch:
             year_to=filters.year_to,
         )
 
-    def _title_rows(self, text: str, kinds: tuple[ItemType, ...], count: int) -> list[Row]:
+    def _title_rows(
+        self, text: str, kinds: tuple[ItemType, ...], count: int, filters: SearchFilters
+    ) -> list[Row]:
         item_type: ItemTypeFilter = kinds[0] if len(kinds) == 1 else "all"
-        return self._database.search_titles(query=text, item_type=item_type, count=count)
+        return self._database.search_titles(
+            query=text, item_type=item_type, count=count, language=filters.language, genre=filters.genre,
+            category=filters.category, year_from=filters.year_from, year_to=filters.year_to,
+        )
 
     @staticmethod
-    def _title_matches(
-        text: str,
-        rows: list[Row],
-        kinds: tuple[ItemType, ...],
-        filters: SearchFilters,
-        candidates: dict[ItemKey, Row],
-    ) -> list[Row]:
-        kept = []
-        for row in rows:
-            key = (row["item_type"], int(row["item_id"]))
-            if row["item_type"] not in kinds or not filters.year_allows(row["year"]):
-                continue
-            # The title match knows no language, genre or category: with such a filter, keep only the
-            # titles that the filtered vector search also returned.
-            if filters.needs_catalog_columns and key not in candidates:
-                continue
-            kept.append(row)
+    def _title_matches(text: str, rows: list[Row], kinds: tuple[ItemType, ...]) -> list[Row]:
+        # The database applied the filters; only the kinds asked for remain to be picked.
+        kept = [row for row in rows if row["item_type"] in kinds]
         folded = text.casefold()
         # Equal trigram scores ("Drishyam" and "Drishyam 2" both contain the word fully): the exact title
         # first, then the shorter, i.e. closer, one.

@@ -181,11 +181,17 @@ end;
 $$;
 
 -- Lexical title match for queries that are titles, misspelt ones included: trigram word similarity
--- ("bahubali" is close to the word "baahubali" inside "Baahubali: The Beginning").
+-- ("bahubali" is close to the word "baahubali" inside "Baahubali: The Beginning"). The filters are those of
+-- match_movies and match_books: genre applies to movies, category to books, language and years to both.
 create function public.search_titles(
   search_query text,
   filter_item_type text default 'all',
-  match_count integer default 10
+  match_count integer default 10,
+  filter_language text default null,
+  filter_genre text default null,
+  filter_category text default null,
+  year_from integer default null,
+  year_to integer default null
 )
 returns table (
   item_id bigint, item_type text, title text, year integer, image_url text, title_similarity real
@@ -206,12 +212,20 @@ begin
       where filter_item_type in ('movie', 'all')
         and (lower(search_query) operator(extensions.<%) lower(m.title)
              or lower(search_query) operator(extensions.<%) lower(m.original_title))
+        and (filter_language is null or m.original_language = filter_language)
+        and (filter_genre is null or m.genres @> array[filter_genre])
+        and (year_from is null or m.release_year >= year_from)
+        and (year_to is null or m.release_year <= year_to)
       union all
       select b.item_id, 'book'::text, b.title, b.published_year, b.thumbnail_url,
              extensions.word_similarity(lower(search_query), lower(b.title))
       from public.books b
       where filter_item_type in ('book', 'all')
         and lower(search_query) operator(extensions.<%) lower(b.title)
+        and (filter_language is null or b.language = filter_language)
+        and (filter_category is null or b.categories @> array[filter_category])
+        and (year_from is null or b.published_year >= year_from)
+        and (year_to is null or b.published_year <= year_to)
     ) as matches (item_id, item_type, title, year, image_url, title_similarity)
     order by matches.title_similarity desc, matches.item_id
     limit least(greatest(match_count, 1), 50);

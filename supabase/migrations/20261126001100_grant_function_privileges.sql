@@ -10,7 +10,7 @@ grant execute on function
   public.list_books(text, text, integer, integer, integer, integer),
   public.match_movies(extensions.vector, double precision, integer, text, text, integer, integer),
   public.match_books(extensions.vector, double precision, integer, text, text, integer, integer),
-  public.search_titles(text, text, integer),
+  public.search_titles(text, text, integer, text, text, text, integer, integer),
   public.get_similar_items(bigint, text, integer)
 to anon, authenticated;
 

@@ -181,3 +181,14 @@ def test_a_connection_the_server_dropped_is_replaced_not_failed(pg_url, monkeypa
         assert database.count_user_ratings(user_id="00000000-0000-0000-0000-000000000000") == 0
     finally:
         database.close()
+
+
+def test_search_titles_applies_the_catalog_filters(db, catalog):
+    assert {r["title"] for r in db.search_titles(query="Bahubali", item_type="movie", count=5, year_from=2017)} == {
+        "Baahubali 2: The Conclusion"}
+    assert db.search_titles(query="Bahubali", item_type="movie", count=5, language="ml") == []
+    assert [r["title"] for r in db.search_titles(query="drishyam", item_type="all", count=5, language="ml",
+                                                 genre="Crime")] == ["Drishyam"]
+    assert db.search_titles(query="palace of illusions", item_type="book", count=5, category="Fiction") == []
+    assert [r["title"] for r in db.search_titles(query="palace of illusions", item_type="book", count=5,
+                                                 category="Mythology")] == ["The Palace of Illusions"]

@@ -84,9 +84,14 @@ class Database(Protocol):
         """As match_movies, for books."""
         ...
 
-    def search_titles(self, *, query: str, item_type: ItemTypeFilter, count: int) -> list[Row]:
+    def search_titles(
+        self, *, query: str, item_type: ItemTypeFilter, count: int, language: str | None = None,
+        genre: str | None = None, category: str | None = None, year_from: int | None = None,
+        year_to: int | None = None,
+    ) -> list[Row]:
         """Lexical title match (trigram word similarity, so "Bahubali" finds "Baahubali: The Beginning"):
-        item_id, item_type, title, year, image_url, title_similarity; best first."""
+        item_id, item_type, title, year, image_url, title_similarity; best first. Filters as match_movies
+        (genre) and match_books (category); language and years for both."""
         ...
 
     def get_similar_items(self, *, item_id: int, target_type: ItemType, count: int) -> list[Row]:

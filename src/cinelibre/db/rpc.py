@@ -102,10 +102,16 @@ class RpcDatabase:
             "year_from": year_from, "year_to": year_to,
         })
 
-    def search_titles(self, *, query: str, item_type: ItemTypeFilter, count: int) -> list[Row]:
-        return self._rpc.rows(
-            "search_titles", {"search_query": query, "filter_item_type": item_type, "match_count": count}
-        )
+    def search_titles(
+        self, *, query: str, item_type: ItemTypeFilter, count: int, language: str | None = None,
+        genre: str | None = None, category: str | None = None, year_from: int | None = None,
+        year_to: int | None = None,
+    ) -> list[Row]:
+        return self._rpc.rows("search_titles", {
+            "search_query": query, "filter_item_type": item_type, "match_count": count,
+            "filter_language": language, "filter_genre": genre, "filter_category": category,
+            "year_from": year_from, "year_to": year_to,
+        })
 
     def get_similar_items(self, *, item_id: int, target_type: ItemType, count: int) -> list[Row]:
         return self._rpc.rows(
