@@ -183,6 +183,7 @@ def main() -> None:
         print(f"model load + warm-up: {load_s:.1f} s; RSS before the model {rss_before_model:.0f} MB")
         items, seconds, embed_s, texts = run("first run: everything new")
         run("second run: same data (must embed nothing)")
+        database.close()
         peak = peak_rss_mb()
         print(f"\npeak RSS: {peak:.0f} MB (budget 400 MB) -> {'OK' if peak < 400 else 'OVER BUDGET'}")
 

@@ -13,7 +13,7 @@ as $$
   union all
   select b.google_id, b.content_hash
   from public.books b
-  where source_name in ('google_books', 'demo_books') and b.google_id = any (external_ids);
+  where source_name = 'google_books' and b.google_id = any (external_ids);
 $$;
 
 -- Batch upsert by tmdb_id in one statement. New movies get their item row from the same statement (ids

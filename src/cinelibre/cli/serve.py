@@ -24,7 +24,7 @@ def load_demo(settings: Settings) -> None:
     from cinelibre.embedding import get_embedder
 
     database = get_database(settings)
-    with tqdm(total=0, desc="embedding demo catalog", unit="text", leave=False) as progress:
+    with tqdm(total=None, desc="embedding demo catalog", unit="text", leave=False) as progress:
         summary = load_catalog(database, get_embedder(settings), progress=progress)
     for kind, counts in summary.items():
         typer.echo(f"demo {kind}: {counts['total']} ({counts['embedded']} embedded now, "

@@ -87,52 +87,42 @@ def book_row(entry: dict[str, Any]) -> Row:
     }
 
 
-def _with_embeddings(
-    rows: list[Row], texts: list[str], hashes: list[str], stored: dict[str, str], key: str, embedder: Any,
-    progress: Progress | None,
-) -> tuple[list[Row], int]:
-    """Rows to upsert: embeddings computed only for texts whose hash is new or changed."""
-    todo = [i for i, row in enumerate(rows) if stored.get(str(row[key])) != hashes[i]]
-    if progress is not None:
-        progress.total = (progress.total or 0) + len(todo)
-        progress.refresh()
-    vectors = embedder.embed_passages(texts[i] for i in todo)
-    for index, vector in zip(todo, vectors, strict=True):
-        rows[index]["embedding"] = list(vector)
-        rows[index]["content_hash"] = hashes[index]
-        if progress is not None:
-            progress.update(1)
-    for index, row in enumerate(rows):
-        row.setdefault("embedding", None)
-        row.setdefault("content_hash", hashes[index])
-    return rows, len(todo)
-
-
 def load_catalog(database: Database, embedder: Any, *, progress: Progress | None = None) -> dict[str, Any]:
     """Embed what is new or changed and upsert the demo catalog. A second call embeds and writes nothing."""
     from cinelibre.embedding import book_text, content_hash, movie_text
 
-    summary: dict[str, Any] = {}
     kinds = (
         ("movies", [movie_row(m) for m in raw_movies()], movie_text, "tmdb_id", "tmdb", database.upsert_movies),
         ("books", [book_row(b) for b in raw_books()], book_text, "google_id", "google_books", database.upsert_books),
     )
+    # Plan both kinds first, so the progress bar knows its total before the first text is embedded.
+    plans = []
     for kind, rows, recipe, key, source, upsert in kinds:
         texts = [recipe(row) for row in rows]
         hashes = [content_hash(text) for text in texts]
         stored = database.get_content_hashes(source=source, external_ids=[str(r[key]) for r in rows])
-        rows, embedded = _with_embeddings(rows, texts, hashes, stored, key, embedder, progress)
+        todo = [i for i, row in enumerate(rows) if stored.get(str(row[key])) != hashes[i]]
+        for index, row in enumerate(rows):
+            row["content_hash"] = hashes[index]
+            row["embedding"] = None  # an unchanged text keeps its stored embedding
+        plans.append((kind, rows, texts, todo, upsert))
+    if progress is not None:
+        progress.total = sum(len(todo) for *_, todo, _ in plans)
+        progress.refresh()
+
+    summary: dict[str, Any] = {}
+    for kind, rows, texts, todo, upsert in plans:
+        for index, vector in zip(todo, embedder.embed_passages(texts[i] for i in todo), strict=True):
+            rows[index]["embedding"] = list(vector)
+            if progress is not None:
+                progress.update(1)
         counts = {"inserted": 0, "updated": 0, "unchanged": 0}
         for batch in _batches(rows):
             result = upsert(**{kind: batch}, demo=True)
             for name in counts:
                 counts[name] += result[name]
-        summary[kind] = {"total": len(rows), "embedded": embedded, **counts}
+        summary[kind] = {"total": len(rows), "embedded": len(todo), **counts}
     return summary
-
-
-def catalog_size() -> int:
-    return len(raw_movies()) + len(raw_books())
 
 
 def _batches(rows: Iterable[Row]) -> Iterator[list[Row]]:
