@@ -11,7 +11,7 @@ import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     ingest_books_pages_per_subject: int = Field(10, ge=1, le=100)
     # Seconds kept in hand before the Lambda deadline to save the checkpoint and the run record.
     ingest_deadline_margin_s: float = Field(30.0, ge=1)
+
+    # Original FlickPage client compatibility (issue 15): "flickpage" switches the few answers whose original
+    # shape conflicts with ours (docs/flickpage.md); the additive aliases are always on.
+    api_compat: Literal["none", "flickpage"] = "none"
 
     @model_validator(mode="before")
     @classmethod

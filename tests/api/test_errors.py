@@ -41,7 +41,8 @@ def test_an_unexpected_exception_is_a_plain_500_without_internals(failing_client
     response = failing_client.get("/boom")
     assert response.status == 500
     assert response.json() == {
-        "error": {"code": "internal_error", "message": "the server could not complete the request"}
+        "error": {"code": "internal_error", "message": "the server could not complete the request"},
+        "detail": "the server could not complete the request",
     }
     assert "hunter2" not in response.text and "Traceback" not in response.text
     assert response.headers["content-type"] == "application/json"
@@ -51,7 +52,8 @@ def test_a_database_error_hides_the_database_message(failing_client):
     response = failing_client.get("/database-error")
     assert response.status == 500
     assert response.json() == {
-        "error": {"code": "database_error", "message": "the server could not complete the request"}
+        "error": {"code": "database_error", "message": "the server could not complete the request"},
+        "detail": "the server could not complete the request",
     }
 
 
@@ -64,7 +66,10 @@ def test_an_unavailable_model_is_a_503_with_its_reason(failing_client):
 def test_unknown_route_and_wrong_method_have_the_same_shape(recommend_client):
     missing = recommend_client.get("/no/such/path")
     assert missing.status == 404
-    assert missing.json() == {"error": {"code": "not_found", "message": "no route for GET /no/such/path"}}
+    assert missing.json() == {
+        "error": {"code": "not_found", "message": "no route for GET /no/such/path"},
+        "detail": "no route for GET /no/such/path",
+    }
     wrong_method = recommend_client.request("PUT", "/recommendations/popular")
     assert wrong_method.status == 405
     assert wrong_method.json()["error"]["code"] == "method_not_allowed"

@@ -50,7 +50,8 @@ def test_emails_are_normalised_before_uniqueness(auth_client):
     again = register(auth_client, email="ANA.SILVA@example.com")
     assert again.status == 409
     assert again.json() == {
-        "error": {"code": "conflict", "message": "an account with this email already exists"}
+        "error": {"code": "conflict", "message": "an account with this email already exists"},
+        "detail": "an account with this email already exists",
     }
     login = auth_client.post(
         "/auth/login", json_body={"email": "ana.silva@EXAMPLE.com ", "password": PASSWORD}
@@ -77,7 +78,10 @@ def test_concurrent_duplicate_registrations_give_one_account_and_a_clean_409(aut
     for thread in threads:
         thread.join()
     assert sorted(statuses) == [201, 409]
-    assert {"error": {"code": "conflict", "message": "an account with this email already exists"}} in bodies
+    assert {
+        "error": {"code": "conflict", "message": "an account with this email already exists"},
+        "detail": "an account with this email already exists",
+    } in bodies
     assert db.get_user_credentials(email="race@example.com") is not None
 
 
@@ -141,7 +145,10 @@ def test_unknown_email_and_wrong_password_get_the_same_401_after_the_same_bcrypt
     assert answers[0] == (
         401,
         "Bearer",
-        {"error": {"code": "unauthorized", "message": "invalid email or password"}},
+        {
+            "error": {"code": "unauthorized", "message": "invalid email or password"},
+            "detail": "invalid email or password",
+        },
     )
 
 
@@ -168,7 +175,10 @@ def test_me_needs_a_valid_bearer_token(auth_client, settings):
     refused = auth_client.get("/auth/me", token=forged)
     assert refused.status == 401
     assert refused.headers["www-authenticate"] == 'Bearer error="invalid_token"'
-    assert refused.json() == {"error": {"code": "unauthorized", "message": "invalid token"}}
+    assert refused.json() == {
+        "error": {"code": "unauthorized", "message": "invalid token"},
+        "detail": "invalid token",
+    }
 
     ghost = TokenService.from_settings(settings).issue("00000000-0000-0000-0000-000000000000").token
     gone = auth_client.get("/auth/me", token=ghost)

@@ -61,7 +61,10 @@ def test_rating_an_unknown_item_is_a_404(recommend_client, make_user, catalog):
         "/ratings", json_body={"item_id": 999_999, "rating": 4.0}, token=user.token
     )
     assert response.status == 404
-    assert response.json() == {"error": {"code": "not_found", "message": "item not found"}}
+    assert response.json() == {
+        "error": {"code": "not_found", "message": "item not found"},
+        "detail": "item not found",
+    }
 
 
 def test_rating_with_the_wrong_item_type_is_a_404(recommend_client, make_user, catalog):

@@ -60,7 +60,8 @@ def test_book_details(search_client, search_catalog):
 
 def test_missing_or_mistyped_ids_are_404(search_client, search_catalog):
     assert search_client.get("/movies/999999").json() == {
-        "error": {"code": "not_found", "message": "no movie with id 999999"}
+        "error": {"code": "not_found", "message": "no movie with id 999999"},
+        "detail": "no movie with id 999999",
     }
     book_id = search_catalog[("book", "Dune")]
     assert search_client.get(f"/movies/{book_id}").status == 404

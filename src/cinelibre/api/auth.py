@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from cinelibre.api import compat
 from cinelibre.api.app import build_app, readiness_response
 from cinelibre.api.dependencies import CurrentUserId, DatabaseDep, SettingsDep, get_token_service
 from cinelibre.api.schemas import ERROR_RESPONSES
@@ -44,7 +45,7 @@ class User(BaseModel):
     created_at: datetime
 
 
-class TokenResponse(BaseModel):
+class TokenResponse(compat.TokenAlias):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth 2 token type, not a secret)
     expires_in: int = Field(description="Seconds until the token expires")

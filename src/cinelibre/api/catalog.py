@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
-from cinelibre.api.dependencies import DatabaseDep
+from cinelibre.api import compat
+from cinelibre.api.dependencies import DatabaseDep, SettingsDep
 from cinelibre.api.schemas import ERROR_RESPONSES, MAX_OFFSET, MAX_PAGE_SIZE, Page, page
 from cinelibre.errors import NotFoundError, ValidationError
 
@@ -17,6 +18,8 @@ MAX_ITEM_ID = 2**63 - 1
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Page size, at most {MAX_PAGE_SIZE}")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description=f"Items to skip, at most {MAX_OFFSET}")]
+# `offset`, or `skip` as the original FlickPage client names it.
+PageOffset = Annotated[int, Depends(compat.page_offset)]
 Language = Annotated[
     str | None,
     Query(min_length=2, max_length=12, pattern=r"^[A-Za-z-]+$", description="ISO 639-1 code, e.g. hi"),
@@ -40,7 +43,7 @@ class CrewMember(BaseModel):
     job: str | None = None
 
 
-class MovieSummary(BaseModel):
+class MovieSummary(compat.MovieSummaryAliases):
     id: int
     title: str
     year: int | None
@@ -52,7 +55,7 @@ class MovieSummary(BaseModel):
     popularity: float | None
 
 
-class BookSummary(BaseModel):
+class BookSummary(compat.BookSummaryAliases):
     id: int
     title: str
     authors: list[str]
@@ -63,7 +66,7 @@ class BookSummary(BaseModel):
     average_rating: float | None = None
 
 
-class MovieDetail(BaseModel):
+class MovieDetail(compat.MovieDetailAliases):
     id: int
     item_type: str = "movie"
     tmdb_id: int
@@ -111,6 +114,20 @@ class BookDetail(BaseModel):
     updated_at: datetime
 
 
+class MoviePage(Page[MovieSummary], compat.MoviesAlias):
+    pass
+
+
+class BookPage(Page[BookSummary], compat.BooksAlias):
+    pass
+
+
+BOOK_STRINGS = (
+    "With CINELIBRE_API_COMPAT=flickpage, `authors` and `categories` are display strings "
+    '("Alice, Bob") instead of lists, as the original FlickPage client shows them.'
+)
+
+
 def check_year_range(year_from: int | None, year_to: int | None) -> None:
     if year_from is not None and year_to is not None and year_from > year_to:
         raise ValidationError("year_from must not be after year_to", details={"field": "year_from"})
@@ -119,7 +136,7 @@ def check_year_range(year_from: int | None, year_to: int | None) -> None:
 router = APIRouter(tags=["catalog"], responses=ERROR_RESPONSES)
 
 
-@router.get("/movies", response_model=Page[MovieSummary])
+@router.get("/movies", response_model=MoviePage)
 def list_movies(
     database: DatabaseDep,
     language: Language = None,
@@ -127,7 +144,7 @@ def list_movies(
     year_from: YearFrom = None,
     year_to: YearTo = None,
     limit: Limit = 20,
-    offset: Offset = 0,
+    offset: PageOffset = 0,
 ) -> dict[str, Any]:
     """Movies, most popular first, filtered by original language, genre and release year range."""
     check_year_range(year_from, year_to)
@@ -140,19 +157,20 @@ def list_movies(
     )
 
 
-@router.get("/books", response_model=Page[BookSummary])
+@router.get("/books", response_model=BookPage, description=BOOK_STRINGS)
 def list_books(
     database: DatabaseDep,
+    settings: SettingsDep,
     language: Language = None,
     category: Category = None,
     year_from: YearFrom = None,
     year_to: YearTo = None,
     limit: Limit = 20,
-    offset: Offset = 0,
-) -> dict[str, Any]:
+    offset: PageOffset = 0,
+) -> Any:
     """Books, most rated first, filtered by language, category and publication year range."""
     check_year_range(year_from, year_to)
-    return page(
+    books = page(
         lambda size, skip: database.list_books(
             language=language,
             category=category,
@@ -164,19 +182,28 @@ def list_books(
         limit,
         offset,
     )
+    return compat.respond(settings, BookPage, books, compat.flickpage_books)
 
 
 @router.get("/movies/{movie_id}", response_model=MovieDetail)
-def get_movie(movie_id: ItemId, database: DatabaseDep) -> dict[str, Any]:
+def get_movie(
+    movie_id: ItemId,
+    database: DatabaseDep,
+    include_details: Annotated[
+        bool,
+        Query(description=compat.kept("Accepted and ignored: the details we store are always included")),
+    ] = False,
+) -> dict[str, Any]:
+    """Full stored details, from the database only (never a live TMDB call)."""
     movie = database.get_movie(movie_id=movie_id)
     if movie is None:
         raise NotFoundError(f"no movie with id {movie_id}")
     return movie
 
 
-@router.get("/books/{book_id}", response_model=BookDetail)
-def get_book(book_id: ItemId, database: DatabaseDep) -> dict[str, Any]:
+@router.get("/books/{book_id}", response_model=BookDetail, description=BOOK_STRINGS)
+def get_book(book_id: ItemId, database: DatabaseDep, settings: SettingsDep) -> Any:
     book = database.get_book(book_id=book_id)
     if book is None:
         raise NotFoundError(f"no book with id {book_id}")
-    return book
+    return compat.respond(settings, BookDetail, book, compat.flickpage_book)

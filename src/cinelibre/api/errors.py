@@ -1,5 +1,8 @@
-"""Every error answer has one shape, `{"error": {"code", "message"}}` (+ `details` naming the fields of a
-validation error), and each error class maps to its status here and nowhere else."""
+"""Every error answer has one shape, `{"error": {"code", "message"}, "detail": message}` (+ `details`
+naming the fields of a validation error), and each error class maps to its status here and nowhere else.
+
+`detail` repeats the message at the top level, where FastAPI's convention puts it and the original FlickPage
+client reads it to tell people why a request failed."""
 
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ def error_body(code: str, message: str, details: list[dict[str, Any]] | None = N
     error: dict[str, Any] = {"code": code, "message": message}
     if details:
         error["details"] = details
-    return {"error": error}
+    return {"error": error, "detail": message}
 
 
 def error_response(

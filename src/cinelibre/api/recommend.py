@@ -11,10 +11,11 @@ from fastapi import APIRouter, FastAPI, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, Field
 
+from cinelibre.api import compat
 from cinelibre.api.app import build_app, readiness_response
-from cinelibre.api.catalog import MAX_ITEM_ID, ItemId, Limit, Offset
-from cinelibre.api.dependencies import CurrentUserId, DatabaseDep
-from cinelibre.api.schemas import ERROR_RESPONSES, ItemTypeName, ItemTypeQuery, Page, page
+from cinelibre.api.catalog import MAX_ITEM_ID, ItemId, PageOffset
+from cinelibre.api.dependencies import CurrentUserId, DatabaseDep, SettingsDep
+from cinelibre.api.schemas import ERROR_RESPONSES, MAX_PAGE_SIZE, ItemTypeName, Page, page
 from cinelibre.db.port import Database, ItemType
 from cinelibre.errors import NotFoundError, ValidationError
 from cinelibre.observability import logger, metrics
@@ -24,6 +25,16 @@ from cinelibre.settings import Settings, get_settings
 
 NAME = "cinelibre-recommend"
 MAX_INTERACTION_QUERY = 500
+DEFAULT_PAGE_SIZE = 20
+MY_RATINGS_FLICKPAGE = (
+    "With CINELIBRE_API_COMPAT=flickpage: a bare array of the ratings (the page's `items`), each `item_id` a "
+    f"string, as the original FlickPage client reads it; without `limit`, the newest {MAX_PAGE_SIZE}."
+)
+PERSONALIZED_FLICKPAGE = (
+    "With CINELIBRE_API_COMPAT=flickpage: `method` (top level and per item) is `collaborative_filtering` for "
+    "every method learnt from ratings, as the original FlickPage client expects; `content_based` and "
+    "`popularity` keep their names."
+)
 
 RecommendationLimit = Annotated[
     int, Query(ge=1, le=MAX_RECOMMENDATIONS, description=f"How many items, at most {MAX_RECOMMENDATIONS}")
@@ -69,7 +80,7 @@ class InteractionRequest(BaseModel):
     )
 
 
-class Interaction(BaseModel):
+class Interaction(compat.SuccessAlias):
     id: int
     kind: str
     item_id: int | None
@@ -77,7 +88,7 @@ class Interaction(BaseModel):
     created_at: datetime
 
 
-class RecommendedItem(BaseModel):
+class RecommendedItem(compat.RecommendedItemAliases):
     item_id: int
     item_type: ItemTypeName
     title: str
@@ -90,7 +101,7 @@ class RecommendedItem(BaseModel):
     similarity: float | None = None
 
 
-class PersonalizedRecommendations(BaseModel):
+class PersonalizedRecommendations(compat.RecommendationsAlias):
     method: Method = Field(description="collaborative, content_based or popularity: what chose these items")
     explanation: str
     rating_count: int
@@ -103,15 +114,22 @@ class SourceItem(BaseModel):
     title: str
 
 
-class SimilarItems(BaseModel):
+class SimilarItems(compat.SimilarItemsAlias):
     source: SourceItem
     target_type: ItemTypeName
     items: list[RecommendedItem]
 
 
-class PopularItems(BaseModel):
+class PopularItem(RecommendedItem):
+    avg_rating: float | None = Field(
+        None, description=compat.kept("Average of our users' ratings of the item (null when unrated)")
+    )
+    rating_count: int = Field(0, description=compat.kept("How many of our users rated it"))
+
+
+class PopularItems(compat.PopularItemsAlias):
     method: Method = "popularity"
-    items: list[RecommendedItem]
+    items: list[PopularItem]
 
 
 def _item_out(item: Recommendation) -> dict[str, Any]:
@@ -156,22 +174,27 @@ def rate(
     return saved
 
 
-@ratings.get("/my", response_model=Page[RatedItem])
+@ratings.get("/my", response_model=Page[RatedItem], description=MY_RATINGS_FLICKPAGE)
 def my_ratings(
     user_id: CurrentUserId,
     database: DatabaseDep,
-    item_type: ItemTypeQuery = "all",
-    limit: Limit = 20,
-    offset: Offset = 0,
-) -> dict[str, Any]:
+    settings: SettingsDep,
+    item_type: compat.ItemTypeFilter = "all",
+    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size, default 20")] = None,
+    offset: PageOffset = 0,
+) -> Any:
     """Your ratings, newest first, with each item's title and image."""
-    return page(
+    if limit is None:
+        # The original client cannot page a bare array, so it gets the largest page.
+        limit = MAX_PAGE_SIZE if compat.flickpage(settings) else DEFAULT_PAGE_SIZE
+    rated = page(
         lambda size, skip: database.list_user_ratings(
             user_id=user_id, item_type=item_type, limit=size, offset=skip
         ),
         limit,
         offset,
     )
+    return compat.respond(settings, Page[RatedItem], rated, compat.flickpage_ratings)
 
 
 @ratings.delete("/{rating_id}", status_code=204)
@@ -195,13 +218,16 @@ def record_interaction(
     return database.record_interaction(user_id=user_id, kind=body.kind, item_id=body.item_id, query=query)
 
 
-@recommendations.get("/personalized", response_model=PersonalizedRecommendations)
+@recommendations.get(
+    "/personalized", response_model=PersonalizedRecommendations, description=PERSONALIZED_FLICKPAGE
+)
 def personalized(
     user_id: CurrentUserId,
     database: DatabaseDep,
-    item_type: ItemTypeQuery = "all",
+    settings: SettingsDep,
+    item_type: compat.ItemTypeFilter = "all",
     limit: RecommendationLimit = 10,
-) -> dict[str, Any]:
+) -> Any:
     """Collaborative filtering when you have enough ratings and like-minded neighbours, content-based from
     what you rated highly when not, popularity when you have rated nothing. Never an item you rated."""
     result = Hybrid().fit(database).explain(user_id, limit, item_type=item_type)
@@ -214,12 +240,13 @@ def personalized(
     ) as metric:
         metric.add_dimension(name="method", value=result.method)
     logger.info("recommendations", extra={"method": result.method, "items": len(result.recommendations)})
-    return {
+    body = {
         "method": result.method,
         "explanation": result.explanation,
         "rating_count": result.rating_count,
         "items": [_item_out(item) for item in result.recommendations],
     }
+    return compat.respond(settings, PersonalizedRecommendations, body, compat.flickpage_recommendations)
 
 
 @recommendations.get("/similar/{item_type}/{item_id}", response_model=SimilarItems)
@@ -245,11 +272,16 @@ def similar(
 
 @recommendations.get("/popular", response_model=PopularItems)
 def popular(
-    database: DatabaseDep, item_type: ItemTypeQuery = "all", limit: RecommendationLimit = 10
+    database: DatabaseDep, item_type: compat.ItemTypeFilter = "all", limit: RecommendationLimit = 10
 ) -> dict[str, Any]:
     """The most popular items: a damped average of ratings here, recent activity, then the source's votes."""
     items = Popularity().fit(database).recommend(None, limit, exclude_seen=False, item_type=item_type)
-    return {"method": "popularity", "items": [_item_out(item) for item in items]}
+    return {
+        "method": "popularity",
+        "items": [
+            _item_out(item) | compat.popularity_figures(item.average_rating, item.rating_count) for item in items
+        ],
+    }
 
 
 ROUTERS = (ratings, interactions, recommendations)

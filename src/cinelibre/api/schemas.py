@@ -29,6 +29,10 @@ class ErrorObject(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorObject
+    detail: str = Field(
+        description="The same message as error.message, at the top level (FastAPI's convention). "
+        "Kept for the original FlickPage client."
+    )
 
 
 # Documented on every route, so the OpenAPI schema shows the one error shape.

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from aws_lambda_powertools.metrics import MetricUnit
 from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from cinelibre.api import catalog
+from cinelibre.api import catalog, compat
 from cinelibre.api.app import build_app, readiness_response
 from cinelibre.api.catalog import Category, Genre, Language, YearFrom, YearTo
 from cinelibre.api.dependencies import DatabaseDep, SettingsDep
@@ -32,7 +32,7 @@ def get_query_embedder(settings: SettingsDep) -> QueryEmbedder:
 EmbedderDep = Annotated[QueryEmbedder, Depends(get_query_embedder)]
 
 
-class SearchResult(BaseModel):
+class SearchResult(compat.RecommendedItemAliases):
     item_id: int
     item_type: ItemTypeName
     title: str
@@ -57,7 +57,7 @@ class SearchResult(BaseModel):
     overview: str | None = Field(None, description="A movie's overview or a book's description")
 
 
-class SearchResponse(BaseModel):
+class SearchResponse(compat.SearchSourceAlias):
     query: str
     item_type: ItemTypeQuery
     count: int
@@ -67,12 +67,13 @@ class SearchResponse(BaseModel):
 router = APIRouter(prefix="/search", tags=["search"], responses=ERROR_RESPONSES)
 
 
-@router.get("/semantic", response_model=SearchResponse)
+@router.get("/semantic", response_model=SearchResponse, description=catalog.BOOK_STRINGS)
 def semantic_search(
     database: DatabaseDep,
     embedder: EmbedderDep,
+    settings: SettingsDep,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH, description="What to look for")],
-    item_type: ItemTypeQuery = "all",
+    item_type: compat.ItemTypeFilter = "all",
     limit: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 10,
     threshold: Annotated[
         float, Query(ge=0.0, le=1.0, description="Minimum cosine similarity")
@@ -82,7 +83,7 @@ def semantic_search(
     category: Category = None,
     year_from: YearFrom = None,
     year_to: YearTo = None,
-) -> dict[str, Any]:
+) -> Any:
     """Movies and books whose meaning is close to the query, fused with title matches so that a query
     naming a title (even misspelt) finds it first. Title matches are kept whatever the threshold."""
     filters = SearchFilters(
@@ -123,7 +124,8 @@ def semantic_search(
                 "overview": details.get("overview", details.get("description")),
             }
         )
-    return {"query": q, "item_type": item_type, "count": len(results), "results": results}
+    body = {"query": q, "item_type": item_type, "count": len(results), "results": results}
+    return compat.respond(settings, SearchResponse, body, compat.flickpage_search)
 
 
 def model_readiness(settings: Settings) -> dict[str, Any]:

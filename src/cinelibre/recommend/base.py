@@ -32,9 +32,14 @@ class Recommendation:
     reason: str
     predicted_rating: float | None = None
     similarity: float | None = None
+    # Our users' ratings of the item, where the method knows them (popularity).
+    average_rating: float | None = None
+    rating_count: int | None = None
 
     @classmethod
-    def from_row(cls, row: Row, *, method: Method, score: float, reason: str, **extra: float) -> Recommendation:
+    def from_row(
+        cls, row: Row, *, method: Method, score: float, reason: str, **extra: float | int | None
+    ) -> Recommendation:
         """From a row of the recommendation SQL functions, which all share these item columns."""
         return cls(
             item_id=int(row["item_id"]), item_type=row["item_type"], title=row["title"], year=row["year"],

@@ -51,7 +51,14 @@ class Popularity(Recommender):
             window = int(time.monotonic() // self.cache_ttl_s)
             rows = _popular_rows(self.database, item_type, n, window)
         return [
-            Recommendation.from_row(row, method=self.method, score=float(row["score"]), reason=popularity_reason(row))
+            Recommendation.from_row(
+                row,
+                method=self.method,
+                score=float(row["score"]),
+                reason=popularity_reason(row),
+                average_rating=row["average_rating"],
+                rating_count=row["rating_count"],
+            )
             for row in rows
         ]
 
