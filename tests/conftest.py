@@ -20,9 +20,11 @@ from cinelibre.settings import Settings, get_settings, load_settings
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EVENTS_DIR = REPO_ROOT / "events"
 
-# Everything a test may leave behind; the catalog tables go with `items` by cascade.
+# Everything a test may leave behind; the catalog tables go with `items` by cascade, sessions and tokens with
+# `users`; rate-limit buckets are shared by every request from the events' one source IP, so they go too.
 _TRUNCATE = (
-    "truncate public.items, public.users, public.ingest_runs, public.ingest_checkpoints restart identity cascade"
+    "truncate public.items, public.users, public.ingest_runs, public.ingest_checkpoints,"
+    " public.rate_limit_buckets restart identity cascade"
 )
 
 

@@ -53,6 +53,7 @@ class DatabaseUnavailableError(CineLibreError):
 
     code = "database_unavailable"
     status = 503
+    retry_after_s: float | None = 1.0
 
 
 class DatabaseError(CineLibreError):
@@ -81,3 +82,31 @@ class UpstreamAuthError(UpstreamError):
 
     code = "upstream_unauthorized"
     status = 502
+
+
+# -- accounts under attack (issue 10) -------------------------------------------------------------------
+class RateLimitedError(CineLibreError):
+    """Too many requests for one client or account; `retry_after_s` says when one more will pass."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after_s: float, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after_s = retry_after_s
+
+
+class OverloadedError(CineLibreError):
+    """This instance is busy with expensive work (password hashing); another try shortly will likely pass."""
+
+    code = "overloaded"
+    status = 503
+
+    def __init__(self, message: str, *, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class EmailNotConfirmedError(CineLibreError):
+    code = "email_not_confirmed"
+    status = 403

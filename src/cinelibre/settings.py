@@ -8,12 +8,13 @@ resolves it once per cold start through Powertools `parameters`.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cinelibre.errors import ConfigurationError
@@ -45,6 +46,36 @@ def _alias(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimitRule:
+    """At most `requests` per `period_s` seconds (a burst of `requests`, refilled evenly); None means off."""
+
+    requests: int
+    period_s: float
+
+    def __str__(self) -> str:
+        return f"{self.requests}/{self.period_s:g}"
+
+
+def _parse_rate_limit(value: object) -> object:
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("off", "none", "0"):
+            return None
+        requests, _, seconds = text.partition("/")
+        try:
+            limit = RateLimitRule(int(requests), float(seconds))
+        except ValueError:
+            raise ValueError(f"a rate limit is '<requests>/<seconds>' or 'off', not {value!r}") from None
+        if limit.requests < 1 or limit.period_s <= 0:
+            raise ValueError(f"a rate limit needs requests >= 1 and seconds > 0, not {value!r}")
+        return limit
+    return value
+
+
+RateLimitSetting = Annotated[RateLimitRule | None, BeforeValidator(_parse_rate_limit)]
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
@@ -54,8 +85,9 @@ def _split_csv(value: object) -> object:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CINELIBRE_", extra="ignore", frozen=True)
 
+    # Fail closed: a process that does not say it is in development runs as production.
     environment: Environment = Field(
-        Environment.DEVELOPMENT, validation_alias=_alias("CINELIBRE_ENV", "CINELIBRE_ENVIRONMENT")
+        Environment.PRODUCTION, validation_alias=_alias("CINELIBRE_ENV", "CINELIBRE_ENVIRONMENT")
     )
     service_name: str = Field("cinelibre", validation_alias=_alias("POWERTOOLS_SERVICE_NAME"))
 
@@ -68,7 +100,9 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(None, validation_alias=_alias("DATABASE_URL", "CINELIBRE_DATABASE_URL"))
     database_url_parameter: str | None = None
     data_dir: Path = Field(default_factory=_default_data_dir)
-    db_connect_timeout_s: float = 5.0
+    # An outage answers 503 within about this long instead of holding the request (issue 10).
+    db_connect_timeout_s: float = Field(2.0, gt=0, le=30)
+    db_pool_timeout_s: float = Field(1.0, gt=0, le=30)
     # Supabase cuts statements at 8 s (anon/authenticated) or so; fail sooner than the client default of 120 s.
     db_statement_timeout_s: float = 8.0
 
@@ -80,11 +114,50 @@ class Settings(BaseSettings):
     # Auth
     jwt_secret: SecretStr | None = Field(None, validation_alias=_alias("JWT_SECRET", "CINELIBRE_JWT_SECRET"))
     jwt_secret_parameter: str | None = None
-    jwt_ttl_s: int = Field(7 * 24 * 3600, ge=60)
+    # Access tokens are short-lived (GoTrue's default is one hour); sessions live on through refresh tokens.
+    jwt_ttl_s: int = Field(3600, ge=60, le=24 * 3600)
     jwt_issuer: str = "cinelibre"
     jwt_audience: str = "cinelibre-api"
     bcrypt_rounds: int = Field(12, ge=10, le=16)
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+
+    # -- accounts under attack (issue 10) --------------------------------------------------------------
+    # A refresh token's session lasts this long without a new sign-in (GoTrue: no limit; we cap it).
+    session_ttl_s: int = Field(30 * 24 * 3600, ge=3600)
+    # Two tabs refreshing with the same token at once: the loser is refused, the session kept (GoTrue: 10 s).
+    refresh_reuse_grace_s: float = Field(10.0, ge=0, le=300)
+    # None: true in production, false in development and test (GoTrue's autoconfirm trade-off).
+    require_email_confirmation: bool | None = None
+    email_confirmation_ttl_s: int = Field(24 * 3600, ge=300)
+    password_reset_ttl_s: int = Field(3600, ge=300, le=24 * 3600)
+    # "ses" or "outbox" (files under <data_dir>/outbox); None: ses in production, outbox elsewhere.
+    email_sender: Literal["ses", "outbox"] | None = None
+    email_from: str | None = None
+    # Where the links in emails point (the web app); the token is appended as ?token=...
+    email_link_base_url: str | None = None
+    ses_region: str | None = None
+    # Rate limits, "<requests>/<seconds>" or "off"; shared by every instance through PostgreSQL.
+    # Defaults start from GoTrue's: 30 sign-ins per 5 minutes per IP, 150 token refreshes per 5 minutes.
+    # (A refresh token works once, so refreshes per session need no limit of their own.)
+    rate_limits_enabled: bool = True
+    rate_limit_login_per_ip: RateLimitSetting = RateLimitRule(30, 300)
+    rate_limit_login_per_account: RateLimitSetting = RateLimitRule(10, 300)
+    rate_limit_register_per_ip: RateLimitSetting = RateLimitRule(30, 300)
+    rate_limit_email_per_account: RateLimitSetting = RateLimitRule(4, 3600)
+    rate_limit_password_reset_per_ip: RateLimitSetting = RateLimitRule(30, 300)
+    rate_limit_verify_per_ip: RateLimitSetting = RateLimitRule(30, 300)
+    rate_limit_refresh_per_ip: RateLimitSetting = RateLimitRule(150, 300)
+    rate_limit_search_per_ip: RateLimitSetting = RateLimitRule(120, 60)
+    # How many X-Forwarded-For hops to trust (0: the client is the connection's peer, Lambda's sourceIp).
+    trusted_proxy_hops: int = Field(0, ge=0, le=5)
+    # Concurrent bcrypt computations per instance; excess requests wait this long, then get 503.
+    bcrypt_concurrency: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1, le=64)
+    bcrypt_queue_timeout_s: float = Field(2.0, ge=0, le=30)
+    # zxcvbn score (0-4) a new password needs; 3 refuses every common password and most guessable ones.
+    password_min_score: int = Field(3, ge=0, le=4)
+    max_body_bytes: int = Field(1_000_000, ge=1024, le=20_000_000)
+    # /docs, /redoc and /openapi.json: None means on outside production only.
+    api_docs: bool | None = None
 
     # Ingest sources
     tmdb_base_url: str = "https://api.themoviedb.org/3"
@@ -122,9 +195,25 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_outside_development(self) -> Self:
-        if self.environment is Environment.PRODUCTION and "*" in self.cors_origins:
-            raise ValueError("CINELIBRE_CORS_ORIGINS must list origins in production, not '*'")
+        if self.environment is Environment.PRODUCTION:
+            for origin in ("*", "null"):
+                if origin in (value.lower() for value in self.cors_origins):
+                    raise ValueError(f"CINELIBRE_CORS_ORIGINS must list real origins in production, not {origin!r}")
         return self
+
+    @property
+    def email_confirmation_required(self) -> bool:
+        if self.require_email_confirmation is not None:
+            return self.require_email_confirmation
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.is_development
+
+    @property
+    def email_sender_kind(self) -> str:
+        return self.email_sender or ("ses" if self.environment is Environment.PRODUCTION else "outbox")
 
     @property
     def is_development(self) -> bool:
@@ -137,8 +226,11 @@ class Settings(BaseSettings):
             return DEVELOPMENT_JWT_SECRET
         if secret is None:
             raise ConfigurationError("JWT_SECRET (or CINELIBRE_JWT_SECRET_PARAMETER) is not set")
-        if len(secret.encode()) < MIN_SECRET_BYTES and not self.is_development:
-            raise ConfigurationError(f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+        if not self.is_development:
+            if secret == DEVELOPMENT_JWT_SECRET:
+                raise ConfigurationError("JWT_SECRET is the published development secret; set a private one")
+            if len(secret.encode()) < MIN_SECRET_BYTES:
+                raise ConfigurationError(f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
         return secret
 
 
@@ -178,6 +270,14 @@ def load_settings(**overrides: object) -> Settings:
     if resolved:
         settings = settings.model_copy(update=resolved)
     return settings
+
+
+def assume_development() -> None:
+    """For local tools (`cinelibre serve`, `invoke`, `demo`): development unless the environment says
+    otherwise. Everything else, a Lambda above all, runs as production when CINELIBRE_ENV is missing."""
+    if not (os.environ.get("CINELIBRE_ENV") or os.environ.get("CINELIBRE_ENVIRONMENT")):
+        os.environ["CINELIBRE_ENV"] = Environment.DEVELOPMENT.value
+        get_settings.cache_clear()
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from cinelibre.api.lambda_handler import make_handler
+from cinelibre.auth.accounts import new_secret_token, token_hash
 from cinelibre.auth.passwords import hash_password
 from cinelibre.auth.tokens import TokenService
 from tests.api.lambda_events import LambdaClient
@@ -52,12 +53,16 @@ def password_hash() -> str:
 
 @pytest.fixture
 def make_user(db, settings, password_hash):
-    """Create a user directly in the database (no bcrypt per user) and issue a real token for them."""
+    """Create a user directly in the database (no bcrypt per user) with a live session, and issue a real
+    access token for that session."""
     tokens = TokenService.from_settings(settings)
 
     def make(name: str = "ana") -> ApiUser:
         email = f"{name}@example.com"
         row = db.create_user(email=email, password_hash=password_hash, name=name.title())
-        return ApiUser(id=row["id"], email=email, token=tokens.issue(row["id"]).token)
+        session_id = db.start_auth_session(
+            user_id=row["id"], refresh_token_hash=token_hash(new_secret_token()), ttl_s=settings.session_ttl_s
+        )
+        return ApiUser(id=row["id"], email=email, token=tokens.issue(row["id"], session_id).token)
 
     return make

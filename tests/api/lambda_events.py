@@ -53,6 +53,7 @@ def http_event(
     token: str | None = None,
     shape: Shape = "function_url",
     base64_body: bool = False,
+    source_ip: str | None = None,
 ) -> dict[str, Any]:
     event = copy.deepcopy(_template(shape))
     event_headers = {k: v for k, v in event["headers"].items() if k not in ("content-type", "content-length")}
@@ -81,6 +82,8 @@ def http_event(
     context["http"]["method"] = method
     context["http"]["path"] = path
     context["requestId"] = str(uuid.uuid4())
+    if source_ip is not None:
+        context["http"]["sourceIp"] = source_ip
     if shape == "http_api":
         event["pathParameters"] = {"proxy": path.lstrip("/")}
     event.pop("body", None)

@@ -200,6 +200,8 @@ def test_in_production_the_secret_comes_from_ssm_once_per_cold_start(
     with mock_aws():
         boto3.client("ssm").put_parameter(Name="/cinelibre/jwt-secret", Value=secret, Type="SecureString")
         production_environment.setenv("CINELIBRE_JWT_SECRET_PARAMETER", "ssm:/cinelibre/jwt-secret")
+        # As a deployment serving the original client does: tokens straight from registration.
+        production_environment.setenv("CINELIBRE_REQUIRE_EMAIL_CONFIRMATION", "false")
         handler = load_handler("auth")
         registered = invoke(handler, lambda_context, event("auth-register"))
         # Later invocations reuse the settings read at cold start: the parameter is not read again.

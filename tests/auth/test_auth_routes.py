@@ -22,7 +22,8 @@ def test_register_returns_a_token_for_the_new_account(auth_client, settings):
     assert response.status == 201
     body = response.json()
     assert body["token_type"] == "bearer"
-    assert body["expires_in"] == settings.jwt_ttl_s == 7 * 24 * 3600
+    assert body["expires_in"] == settings.jwt_ttl_s == 3600
+    assert body["refresh_token"]
     assert body["user"]["email"] == "ana@example.com"
     assert body["user"]["name"] == "Ana"
     assert "password" not in response.text and "password_hash" not in response.text
@@ -180,10 +181,20 @@ def test_me_needs_a_valid_bearer_token(auth_client, settings):
         "detail": "invalid token",
     }
 
-    ghost = TokenService.from_settings(settings).issue("00000000-0000-0000-0000-000000000000").token
+    # Signed with the right secret, but with no session (as the old 7-day tokens were), or a session that
+    # does not exist: both refused.
+    sessionless = TokenService.from_settings(settings).issue("00000000-0000-0000-0000-000000000000").token
+    assert auth_client.get("/auth/me", token=sessionless).json()["error"]["message"] == (
+        "this token has no session; sign in again"
+    )
+    ghost = TokenService.from_settings(settings).issue(
+        "00000000-0000-0000-0000-000000000000", "00000000-0000-0000-0000-000000000001"
+    ).token
     gone = auth_client.get("/auth/me", token=ghost)
     assert gone.status == 401
-    assert gone.json()["error"]["message"] == "the account for this token no longer exists"
+    assert gone.json()["error"]["message"] == (
+        "the session has ended or the account no longer exists; sign in again"
+    )
 
 
 def test_login_through_an_api_gateway_http_api_event(auth_client, lambda_context):

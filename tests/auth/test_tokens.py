@@ -38,8 +38,9 @@ def test_issued_token_carries_the_required_claims():
     assert SERVICE.subject(issued.token) == USER
 
 
-def test_default_lifetime_is_seven_days():
-    assert Settings().jwt_ttl_s == 7 * 24 * 3600
+def test_default_access_token_lifetime_is_one_hour():
+    # Short-lived (GoTrue's default); the session lives on through rotating refresh tokens.
+    assert Settings().jwt_ttl_s == 3600
 
 
 def _unsigned(payload: dict) -> str:

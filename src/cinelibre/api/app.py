@@ -3,6 +3,7 @@ routers of the function, and `GET /` reporting name, version and readiness."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -13,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from cinelibre import __version__
 from cinelibre.api.errors import error_body, install_exception_handlers
-from cinelibre.api.middleware import CORRELATION_HEADER, RequestContextMiddleware
+from cinelibre.api.middleware import CORRELATION_HEADER, InputBoundaryMiddleware, RequestContextMiddleware
 from cinelibre.auth.tokens import TokenService
 from cinelibre.errors import CineLibreError
 from cinelibre.settings import Settings
@@ -24,12 +25,13 @@ ReadinessCheck = Callable[[], Mapping[str, Any]]
 def _cors(settings: Settings) -> list[Middleware]:
     if not settings.cors_origins:
         return []  # no allowlist: browsers on other origins are refused
-    wildcard = "*" in settings.cors_origins
+    wildcard = "*" in settings.cors_origins or "null" in settings.cors_origins
     return [
         Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            # Credentials are never allowed together with "*" (the settings refuse "*" in production).
+            # Credentials never go with "*" or "null" (sandboxed frames and file: pages send "null"); the
+            # settings refuse both in production.
             allow_credentials=not wildcard,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "X-Correlation-Id"],
@@ -39,16 +41,56 @@ def _cors(settings: Settings) -> list[Middleware]:
     ]
 
 
+_ERROR_SCHEMA = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+_BOUNDARY_RESPONSES = {
+    "400": "The body could not be decoded (not UTF-8)",
+    "413": "The body is larger than the configured cap (1 MB by default)",
+}
+_RATE_LIMITED_PREFIXES = ("/auth/", "/search/")
+
+
+def _document_boundary(app: FastAPI) -> None:
+    """Add to the OpenAPI schema the answers the shared layers give on every route: 400 and 413 where a body
+    is read, 503 (database or busy, with Retry-After) everywhere, 429 where rate limits apply."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                extra = dict(_BOUNDARY_RESPONSES) if "requestBody" in operation else {}
+                extra["503"] = "The database is unavailable or the instance is busy; retry after `Retry-After`"
+                if path.startswith(_RATE_LIMITED_PREFIXES):
+                    extra["429"] = "Too many requests; retry after `Retry-After` seconds"
+                for status, description in extra.items():
+                    responses.setdefault(status, {"description": description, "content": _ERROR_SCHEMA})
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def build_app(
     *, name: str, settings: Settings, routers: Sequence[APIRouter], needs_tokens: bool, description: str
 ) -> FastAPI:
     """An app with the shared behaviour. With `needs_tokens`, the JWT secret is checked now, so a function
     without a usable secret fails at start-up (outside development) instead of on its first request."""
+    docs = settings.docs_enabled
     app = FastAPI(
         title=name,
         version=__version__,
         description=description,
-        middleware=[Middleware(RequestContextMiddleware), *_cors(settings)],
+        # Off in production unless CINELIBRE_API_DOCS says otherwise: the schema is a map for attackers too.
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            *_cors(settings),
+            Middleware(InputBoundaryMiddleware, max_body_bytes=settings.max_body_bytes),
+        ],
     )
     app.state.settings = settings
     app.state.service_name = name
@@ -57,7 +99,15 @@ def build_app(
     install_exception_handlers(app)
     for router in routers:
         app.include_router(router)
+    _document_boundary(app)
     return app
+
+
+_FILESYSTEM_PATH = re.compile(r"(?:/[\w.@+-]+){2,}/?")
+
+
+def _without_paths(value: Any) -> Any:
+    return _FILESYSTEM_PATH.sub("<path>", value) if isinstance(value, str) else value
 
 
 def readiness_response(name: str, checks: Mapping[str, ReadinessCheck]) -> JSONResponse:
@@ -66,9 +116,11 @@ def readiness_response(name: str, checks: Mapping[str, ReadinessCheck]) -> JSONR
     results: dict[str, Any] = {}
     for dependency, check in checks.items():
         try:
-            results[dependency] = {"ok": True, **check()}
+            # Filesystem paths tell an attacker about the host; the health answer never carries them.
+            report = {key: _without_paths(value) for key, value in check().items() if not key.endswith("path")}
+            results[dependency] = {"ok": True, **report}
         except CineLibreError as exc:
-            results[dependency] = {"ok": False, "error": exc.code, "message": exc.message}
+            results[dependency] = {"ok": False, "error": exc.code, "message": _without_paths(exc.message)}
     ready = all(result.get("ok") for result in results.values())
     body: dict[str, Any] = {"name": name, "version": __version__, "ready": ready, "checks": results}
     if not ready:

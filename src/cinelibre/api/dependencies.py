@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from cinelibre.auth.tokens import TokenService
+from cinelibre.auth.ratelimit import Action, RateLimiter
+from cinelibre.auth.tokens import AccessClaims, TokenService
 from cinelibre.db import get_database
 from cinelibre.db.port import Database
 from cinelibre.errors import AuthenticationError
@@ -29,15 +31,57 @@ def get_token_service(request: Request) -> TokenService:
     return request.app.state.tokens
 
 
-def get_current_user_id(
+def client_ip(request: Request, trusted_proxy_hops: int) -> str | None:
+    """The client's address. Behind a Function URL or API Gateway it is the request context's sourceIp (which
+    Mangum puts in `request.client`); X-Forwarded-For is anyone's to write, so it counts only when a trusted
+    proxy in front of us appends to it, and then only the entry that proxy wrote."""
+    if trusted_proxy_hops > 0:
+        forwarded = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",") if part.strip()]
+        if len(forwarded) >= trusted_proxy_hops:
+            candidate = forwarded[-trusted_proxy_hops]
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                pass
+    return request.client.host if request.client else None
+
+
+def get_client_ip(request: Request, settings: Annotated[Settings, Depends(get_app_settings)]) -> str | None:
+    return client_ip(request, settings.trusted_proxy_hops)
+
+
+def get_access_claims(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     tokens: Annotated[TokenService, Depends(get_token_service)],
-) -> str:
+    database: Annotated[Database, Depends(get_db)],
+) -> AccessClaims:
+    """A valid signature is not enough: the token's session must still be live and its account usable
+    (one indexed lookup), so logout, a password change or a deleted account take effect at once."""
     if credentials is None:
         raise AuthenticationError("a bearer token is required (Authorization: Bearer <token>)")
-    return tokens.subject(credentials.credentials)
+    claims = tokens.verify(credentials.credentials)
+    if claims.session_id is None:
+        raise AuthenticationError("this token has no session; sign in again")
+    if not database.check_auth_session(session_id=claims.session_id, user_id=claims.user_id):
+        raise AuthenticationError("the session has ended or the account no longer exists; sign in again")
+    return claims
+
+
+def get_current_user_id(claims: Annotated[AccessClaims, Depends(get_access_claims)]) -> str:
+    return claims.user_id
+
+
+def limit_search_per_ip(
+    database: Annotated[Database, Depends(get_db)],
+    settings: Annotated[Settings, Depends(get_app_settings)],
+    ip: Annotated[str | None, Depends(get_client_ip)],
+) -> None:
+    """A route dependency: 429 once a client has used its share of searches (shared by every instance)."""
+    RateLimiter(database, settings).check(Action.SEARCH, ip=ip)
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 CurrentUserId = Annotated[str, Depends(get_current_user_id)]
+CurrentClaims = Annotated[AccessClaims, Depends(get_access_claims)]
+ClientIp = Annotated[str | None, Depends(get_client_ip)]

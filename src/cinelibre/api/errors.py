@@ -6,6 +6,7 @@ client reads it to tell people why a request failed."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -47,6 +48,12 @@ def error_response(
     return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
+def _retry_after(exc: CineLibreError) -> dict[str, str] | None:
+    # RFC 9110: whole seconds, rounded up so a client that waits exactly that long is let through.
+    seconds = getattr(exc, "retry_after_s", None)
+    return {"Retry-After": str(max(1, math.ceil(seconds)))} if seconds is not None else None
+
+
 def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CineLibreError)
     if exc.status >= 500:
@@ -55,12 +62,12 @@ def _domain_error(request: Request, exc: Exception) -> JSONResponse:
             "request failed", extra={"code": exc.code, "error": exc.message, "path": request.url.path}
         )
         message = INTERNAL_MESSAGE if exc.status == 500 else exc.message
-        return error_response(exc.status, exc.code, message)
-    headers = None
+        return error_response(exc.status, exc.code, message, headers=_retry_after(exc))
+    headers = _retry_after(exc)
     if isinstance(exc, AuthenticationError):
         # RFC 6750: a request that carried a token learns the token was refused.
         has_token = request.headers.get("authorization", "").lower().startswith("bearer ")
-        headers = {"WWW-Authenticate": 'Bearer error="invalid_token"' if has_token else "Bearer"}
+        headers = (headers or {}) | {"WWW-Authenticate": 'Bearer error="invalid_token"' if has_token else "Bearer"}
     field = exc.details.get("field")
     details = [{"field": field, "message": exc.message}] if field else None
     return error_response(exc.status, exc.code, exc.message, details=details, headers=headers)

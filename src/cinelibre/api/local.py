@@ -23,6 +23,7 @@ def create_local_app(settings: Settings | None = None) -> FastAPI:
         needs_tokens=True,
         description="CineLibre: every route of the auth, search and recommend functions on one server.",
     )
+    auth.install_account_services(app, settings)
 
     @app.get("/", tags=["health"])
     def root(database: DatabaseDep, settings: SettingsDep) -> JSONResponse:

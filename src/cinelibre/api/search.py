@@ -13,7 +13,7 @@ from pydantic import Field
 from cinelibre.api import catalog, compat
 from cinelibre.api.app import build_app, readiness_response
 from cinelibre.api.catalog import Category, Genre, Language, YearFrom, YearTo
-from cinelibre.api.dependencies import DatabaseDep, SettingsDep
+from cinelibre.api.dependencies import DatabaseDep, SettingsDep, limit_search_per_ip
 from cinelibre.api.schemas import ERROR_RESPONSES, ItemTypeName, ItemTypeQuery
 from cinelibre.embedding import get_embedder
 from cinelibre.errors import ModelUnavailableError
@@ -64,7 +64,9 @@ class SearchResponse(compat.SearchSourceAlias):
     results: list[SearchResult]
 
 
-router = APIRouter(prefix="/search", tags=["search"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/search", tags=["search"], responses=ERROR_RESPONSES, dependencies=[Depends(limit_search_per_ip)]
+)
 
 
 @router.get("/semantic", response_model=SearchResponse, description=catalog.BOOK_STRINGS)

@@ -1,18 +1,56 @@
-"""Registration and login over the database port."""
+"""The account lifecycle over the database port: registration (with or without email confirmation), sign-in,
+sessions with rotating refresh tokens, password change and reset, and deletion.
+
+Methods are async so that a request waiting for a password-hashing slot holds no worker thread; database
+calls and bcrypt run in the thread pool."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import unicodedata
+from dataclasses import dataclass
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
+from starlette.concurrency import run_in_threadpool
 
-from cinelibre.auth.passwords import hash_password, verify_password
+from cinelibre.auth.email import (
+    EmailSender,
+    already_registered_email,
+    confirmation_email,
+    password_reset_email,
+)
+from cinelibre.auth.passwords import (
+    check_password_policy,
+    check_password_strength,
+    hash_password,
+    verify_password,
+)
+from cinelibre.auth.ratelimit import Action, RateLimiter
+from cinelibre.auth.tokens import AccessClaims, TokenService
+from cinelibre.auth.workgate import HashingGate
 from cinelibre.db.port import Database, Row
-from cinelibre.errors import AuthenticationError, ValidationError
+from cinelibre.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConflictError,
+    EmailNotConfirmedError,
+    PermissionDeniedError,
+    RateLimitedError,
+    UpstreamError,
+    ValidationError,
+)
+from cinelibre.observability import logger
+from cinelibre.settings import Settings
 
 MAX_EMAIL_LENGTH = 320
 MAX_NAME_LENGTH = 200
 INVALID_CREDENTIALS = "invalid email or password"
+INVALID_EMAIL_TOKEN = "this link is invalid, already used or expired; ask for a new one"  # noqa: S105
+CONFIRM_EMAIL = "confirm_email"
+RESET_PASSWORD = "reset_password"  # noqa: S105 (a token purpose, not a secret)
+USER_FIELDS = ("id", "email", "name", "created_at")
 
 
 def normalise_email(raw: str) -> str:
@@ -29,6 +67,13 @@ def normalise_email(raw: str) -> str:
     return normalised
 
 
+def _normalise_or_none(raw: str) -> str | None:
+    try:
+        return normalise_email(raw)
+    except ValidationError:
+        return None
+
+
 def normalise_name(raw: str) -> str:
     name = " ".join(raw.split())
     if not name or len(name) > MAX_NAME_LENGTH:
@@ -36,28 +81,241 @@ def normalise_name(raw: str) -> str:
     return name
 
 
-class Accounts:
-    def __init__(self, database: Database, *, bcrypt_rounds: int) -> None:
-        self._database = database
-        self._rounds = bcrypt_rounds
+def token_hash(token: str) -> str:
+    """Tokens are 256 random bits, so a plain SHA-256 is enough to make a stolen table useless."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
-    def register(self, *, email: str, password: str, name: str) -> Row:
-        """Create the account; ConflictError (from the database, also under concurrency) when the
-        normalised email is taken."""
+
+def new_secret_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def public_user(row: Row) -> Row:
+    return {key: row[key] for key in USER_FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTokens:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    session_id: str
+    user: Row
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationResult:
+    """Tokens when confirmation is off; None when a confirmation email went out (or would have)."""
+
+    tokens: SessionTokens | None
+
+
+class AccountService:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        *,
+        tokens: TokenService,
+        gate: HashingGate,
+        sender: EmailSender | None,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.tokens = tokens
+        self.gate = gate
+        self.sender = sender
+        self.limiter = RateLimiter(database, settings)
+
+    # -- helpers ------------------------------------------------------------------------------------------
+    async def _db(self, method: str, **kwargs: Any) -> Any:
+        return await run_in_threadpool(getattr(self.database, method), **kwargs)
+
+    async def _limit(self, action: Action, *, ip: str | None = None, account: str | None = None) -> None:
+        await run_in_threadpool(self.limiter.check, action, ip=ip, account=account)
+
+    def _check_new_password(self, password: str, *, email: str | None = None, name: str | None = None) -> None:
+        check_password_policy(password)
+        hints = [email or "", (email or "").split("@")[0], name or "", "cinelibre"]
+        check_password_strength(password, user_inputs=hints, min_score=self.settings.password_min_score)
+
+    async def _hash(self, password: str) -> str:
+        return await self.gate.run(hash_password, password, rounds=self.settings.bcrypt_rounds)
+
+    async def _verify(self, password: str, stored_hash: str | None) -> bool:
+        return await self.gate.run(verify_password, password, stored_hash, rounds=self.settings.bcrypt_rounds)
+
+    async def _start_session(self, user: Row) -> SessionTokens:
+        refresh_token = new_secret_token()
+        session_id = await self._db(
+            "start_auth_session",
+            user_id=str(user["id"]),
+            refresh_token_hash=token_hash(refresh_token),
+            ttl_s=self.settings.session_ttl_s,
+        )
+        issued = self.tokens.issue(str(user["id"]), session_id)
+        return SessionTokens(issued.token, issued.expires_in, refresh_token, session_id, public_user(user))
+
+    async def _send(self, action_subject: str, message_factory: Any, *args: Any) -> None:
+        """Send an account email unless this address had its share this hour (then quietly skip: the
+        caller's answer must not change, or it would tell whether the address has an account)."""
+        if self.sender is None:
+            return
+        try:
+            await self._limit(Action.EMAIL, account=action_subject)
+        except RateLimitedError:
+            logger.warning("account email skipped: too many for this address")
+            return
+        message = message_factory(self.settings, action_subject, *args)
+        try:
+            await run_in_threadpool(self.sender.send, message)
+        except (ConfigurationError, UpstreamError) as exc:
+            # Logged for the operator; the caller's answer stays the same whether or not the address is known.
+            logger.error("account email failed", extra={"code": exc.code, "error": exc.message})
+
+    async def _send_confirmation(self, user: Row) -> None:
+        token = new_secret_token()
+        await self._db(
+            "issue_email_token", user_id=str(user["id"]), purpose=CONFIRM_EMAIL, token_hash=token_hash(token),
+            ttl_s=self.settings.email_confirmation_ttl_s,
+        )
+        await self._send(user["email"], confirmation_email, token)
+
+    # -- registration and sign-in ---------------------------------------------------------------------------
+    async def register(self, *, email: str, password: str, name: str, ip: str | None) -> RegistrationResult:
+        await self._limit(Action.REGISTER, ip=ip)
         normalised = normalise_email(email)
         display_name = normalise_name(name)
-        password_hash = hash_password(password, rounds=self._rounds)
-        return self._database.create_user(email=normalised, password_hash=password_hash, name=display_name)
-
-    def authenticate(self, *, email: str, password: str) -> Row:
-        """The user row for these credentials. Unknown email, malformed email and wrong password all
-        raise the same AuthenticationError after the same bcrypt work."""
+        self._check_new_password(password, email=normalised, name=display_name)
+        password_hash = await self._hash(password)
+        confirm = self.settings.email_confirmation_required
         try:
-            normalised: str | None = normalise_email(email)
-        except ValidationError:
-            normalised = None
-        credentials = self._database.get_user_credentials(email=normalised) if normalised else None
-        stored_hash = credentials["password_hash"] if credentials else None
-        if not verify_password(password, stored_hash, rounds=self._rounds) or credentials is None:
+            user = await self._db(
+                "register_user", email=normalised, password_hash=password_hash, name=display_name,
+                confirmed=not confirm,
+            )
+        except ConflictError:
+            if not confirm:
+                raise
+            # Same answer as for a new address; the owner learns of the attempt by email instead.
+            existing = await self._db("get_auth_account", email=normalised)
+            if existing is not None and existing["email_confirmed_at"] is None:
+                await self._send_confirmation(existing)
+            else:
+                await self._send(normalised, already_registered_email)
+            return RegistrationResult(tokens=None)
+        logger.info("user registered", extra={"user_id": user["id"], "confirmed": not confirm})
+        if confirm:
+            await self._send_confirmation(user)
+            return RegistrationResult(tokens=None)
+        return RegistrationResult(tokens=await self._start_session(user))
+
+    async def login(self, *, email: str, password: str, ip: str | None) -> SessionTokens:
+        """One 401 for an unknown email, a malformed email and a wrong password, after the same bcrypt work."""
+        normalised = _normalise_or_none(email)
+        await self._limit(Action.LOGIN, ip=ip, account=normalised or email.strip().lower())
+        account = await self._db("get_auth_account", email=normalised) if normalised else None
+        matches = await self._verify(password, account["password_hash"] if account else None)
+        if not matches or account is None:
+            logger.info("login refused")
             raise AuthenticationError(INVALID_CREDENTIALS)
-        return {key: value for key, value in credentials.items() if key != "password_hash"}
+        if account["disabled_at"] is not None:
+            raise AuthenticationError("this account is disabled")
+        if self.settings.email_confirmation_required and account["email_confirmed_at"] is None:
+            raise EmailNotConfirmedError(
+                "confirm your email address first: follow the link we sent (register again to get a new one)"
+            )
+        return await self._start_session(account)
+
+    async def refresh(self, *, refresh_token: str, ip: str | None) -> SessionTokens:
+        await self._limit(Action.REFRESH, ip=ip)
+        next_token = new_secret_token()
+        result = await self._db(
+            "rotate_refresh_token",
+            presented_hash=token_hash(refresh_token),
+            next_hash=token_hash(next_token),
+            reuse_grace_s=self.settings.refresh_reuse_grace_s,
+        )
+        outcome = result["outcome"]
+        if outcome == "reuse_detected":
+            logger.warning("refresh token reused: session revoked", extra={"session_id": result["session_id"]})
+            raise AuthenticationError("this refresh token was already used; the session has been ended")
+        if outcome == "reused_recently":
+            raise AuthenticationError("this refresh token was just used; use the newest one")
+        if outcome != "rotated":
+            raise AuthenticationError("invalid or expired refresh token")
+        issued = self.tokens.issue(str(result["user_id"]), str(result["session_id"]))
+        user = {"id": result["user_id"], "email": result["email"], "name": result["name"],
+                "created_at": result["created_at"]}
+        return SessionTokens(issued.token, issued.expires_in, next_token, str(result["session_id"]), user)
+
+    # -- sessions -------------------------------------------------------------------------------------------
+    async def logout(self, claims: AccessClaims) -> None:
+        await self._db("revoke_auth_sessions", user_id=claims.user_id, session_id=claims.session_id, reason="logout")
+
+    async def logout_all(self, claims: AccessClaims) -> int:
+        return await self._db("revoke_auth_sessions", user_id=claims.user_id, reason="logout_all")
+
+    async def _reauthenticate(self, claims: AccessClaims, password: str, *, ip: str | None) -> Row:
+        account = await self._db("get_auth_account", user_id=claims.user_id)
+        if account is None:
+            raise AuthenticationError("the account for this token no longer exists")
+        # Guessing the password of a stolen session shares the account's sign-in budget.
+        await self._limit(Action.LOGIN, ip=ip, account=account["email"])
+        if not await self._verify(password, account["password_hash"]):
+            # 403, not 401: the bearer token is fine and the client must not drop it.
+            raise PermissionDeniedError("the password is not correct", details={"field": "password"})
+        return account
+
+    async def change_password(
+        self, claims: AccessClaims, *, current_password: str, new_password: str, ip: str | None
+    ) -> None:
+        account = await self._reauthenticate(claims, current_password, ip=ip)
+        self._check_new_password(new_password, email=account["email"], name=account["name"])
+        new_hash = await self._hash(new_password)
+        await self._db(
+            "set_user_password", user_id=claims.user_id, password_hash=new_hash, keep_session_id=claims.session_id
+        )
+        logger.info("password changed", extra={"user_id": claims.user_id})
+
+    async def delete_account(self, claims: AccessClaims, *, password: str, ip: str | None) -> None:
+        await self._reauthenticate(claims, password, ip=ip)
+        await self._db("delete_user", user_id=claims.user_id)
+        logger.info("account deleted", extra={"user_id": claims.user_id})
+
+    # -- email tokens ---------------------------------------------------------------------------------------
+    async def confirm_email(self, *, token: str, ip: str | None) -> SessionTokens:
+        await self._limit(Action.VERIFY, ip=ip)
+        user = await self._db("confirm_email", token_hash=token_hash(token))
+        if user is None:
+            raise ValidationError(INVALID_EMAIL_TOKEN, details={"field": "token"})
+        return await self._start_session(user)
+
+    async def resend_confirmation(self, *, email: str, ip: str | None) -> None:
+        await self._limit(Action.VERIFY, ip=ip)
+        normalised = _normalise_or_none(email)
+        account = await self._db("get_auth_account", email=normalised) if normalised else None
+        if account is not None and account["email_confirmed_at"] is None and account["disabled_at"] is None:
+            await self._send_confirmation(account)
+
+    async def forgot_password(self, *, email: str, ip: str | None) -> None:
+        await self._limit(Action.PASSWORD_RESET, ip=ip)
+        normalised = _normalise_or_none(email)
+        account = await self._db("get_auth_account", email=normalised) if normalised else None
+        if account is None or account["disabled_at"] is not None:
+            return
+        token = new_secret_token()
+        await self._db(
+            "issue_email_token", user_id=str(account["id"]), purpose=RESET_PASSWORD, token_hash=token_hash(token),
+            ttl_s=self.settings.password_reset_ttl_s,
+        )
+        await self._send(account["email"], password_reset_email, token)
+
+    async def reset_password(self, *, token: str, new_password: str, ip: str | None) -> None:
+        await self._limit(Action.PASSWORD_RESET, ip=ip)
+        self._check_new_password(new_password)
+        new_hash = await self._hash(new_password)
+        user_id = await self._db("reset_password", token_hash=token_hash(token), password_hash=new_hash)
+        if user_id is None:
+            raise ValidationError(INVALID_EMAIL_TOKEN, details={"field": "token"})
+        logger.info("password reset", extra={"user_id": user_id})

@@ -22,6 +22,13 @@ class IssuedToken:
     expires_at: int
 
 
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: str
+    # The session the token belongs to; checked against the database on every authenticated request.
+    session_id: str | None
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class TokenService:
     secret: str
@@ -41,10 +48,11 @@ class TokenService:
     def __repr__(self) -> str:  # the secret must never reach a log line through a repr
         return f"TokenService(issuer={self.issuer!r}, audience={self.audience!r}, ttl_s={self.ttl_s})"
 
-    def issue(self, user_id: str) -> IssuedToken:
+    def issue(self, user_id: str, session_id: str | None = None) -> IssuedToken:
         now = int(time.time())
         claims = {
             "sub": user_id,
+            **({"sid": session_id} if session_id else {}),
             "iat": now,
             "exp": now + self.ttl_s,
             "iss": self.issuer,
@@ -58,7 +66,11 @@ class TokenService:
         )
 
     def subject(self, token: str) -> str:
-        """The user id the token was issued to; AuthenticationError for any token we did not issue
+        """The user id the token was issued to (see `verify`)."""
+        return self.verify(token).user_id
+
+    def verify(self, token: str) -> AccessClaims:
+        """The user and session the token was issued to; AuthenticationError for any token we did not issue
         or that has expired. The reason stays generic: a client cannot fix a forged token."""
         try:
             claims = jwt.decode(
@@ -74,6 +86,8 @@ class TokenService:
         except jwt.InvalidTokenError:
             raise AuthenticationError("invalid token") from None
         try:
-            return str(uuid.UUID(claims["sub"]))
+            user_id = str(uuid.UUID(claims["sub"]))
+            session_id = str(uuid.UUID(claims["sid"])) if "sid" in claims else None
         except (TypeError, ValueError, AttributeError):
             raise AuthenticationError("invalid token") from None
+        return AccessClaims(user_id=user_id, session_id=session_id)

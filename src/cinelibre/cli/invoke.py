@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cinelibre.settings import SOURCE_ROOT
+from cinelibre.settings import SOURCE_ROOT, assume_development
 
 FUNCTIONS_DIR = SOURCE_ROOT / "functions"
 # Seconds, as in template.yaml (tests/deploy checks that they agree): the handler sees the same deadline
@@ -160,6 +160,8 @@ def invoke(
             f"unknown function {function!r}; choose one of {choices}", param_hint="FUNCTION"
         )
     payload = _read_event(event)
+    # Like `make run`, a local tool: development unless CINELIBRE_ENV says otherwise.
+    assume_development()
     context = LocalLambdaContext(
         function_name=f"cinelibre-{function}",
         timeout_s=timeout if timeout is not None else FUNCTION_TIMEOUTS_S[function],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cinelibre.errors import CineLibreError
-from cinelibre.settings import Settings, get_settings
+from cinelibre.settings import Settings, assume_development, get_settings
 
 demo_app = typer.Typer(help="The bundled demo catalog, users and ratings.", no_args_is_help=True)
 
@@ -36,6 +36,7 @@ def load_demo(settings: Settings) -> None:
 @demo_app.command("load")
 def demo_load() -> None:
     """Load the demo catalog and demo ratings into the configured database (embedding on first run)."""
+    assume_development()
     try:
         load_demo(get_settings())
     except CineLibreError as exc:
@@ -56,6 +57,9 @@ def serve(
 
     from cinelibre.api.local import create_local_app
 
+    # A local server: development (email confirmation off, the development secret, docs on) unless the
+    # environment says otherwise. Only this command and the tests assume it; a Lambda never does.
+    assume_development()
     settings = get_settings()
     try:
         if demo if demo is not None else _uses_embedded_database(settings):

@@ -47,6 +47,7 @@ def _build(settings: Settings) -> Database:
         database_url_for(settings, migrate=settings.database_url is None),
         max_connections=max_connections,
         connect_timeout_s=settings.db_connect_timeout_s,
+        pool_timeout_s=settings.db_pool_timeout_s,
         statement_timeout_s=settings.db_statement_timeout_s,
     )
 

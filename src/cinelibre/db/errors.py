@@ -42,6 +42,9 @@ def error_for_sqlstate(
         if code == "22023" and own_message:
             return ValidationError(own_message)
         return ValidationError("a value is not acceptable to the database", details=details)
+    if code.startswith("22"):
+        # Any other data exception (bad encoding, NUL in text via PostgREST, a string too long) is the input's.
+        return ValidationError("a value is not acceptable to the database", details=details)
     if code == "57014":
         return DatabaseUnavailableError("the database statement timed out")
     if code.startswith("08") or code in {"53300", "57P01", "57P02", "57P03", "40001", "40P01"}:

@@ -189,3 +189,60 @@ class Database(Protocol):
         checkpoint: Row | None, error: str | None,
     ) -> None:
         ...
+
+    # -- accounts under attack (issue 10) -------------------------------------------------------------
+    def take_rate_limit_tokens(self, *, buckets: Sequence[tuple[str, int, float]]) -> list[Row]:
+        """Take one token from each (key, burst, period_s) bucket atomically, across every instance:
+        rows bucket_key, allowed, retry_after_s (0 when allowed)."""
+        ...
+
+    def prune_rate_limit_buckets(self) -> int:
+        ...
+
+    def register_user(self, *, email: str, password_hash: str, name: str, confirmed: bool) -> Row:
+        """As create_user, plus email_confirmed_at (set now when `confirmed`). ConflictError when taken."""
+        ...
+
+    def get_auth_account(self, *, email: str | None = None, user_id: str | None = None) -> Row | None:
+        """id, email, name, password_hash, created_at, email_confirmed_at, disabled_at; by email or by id."""
+        ...
+
+    def start_auth_session(self, *, user_id: str, refresh_token_hash: str, ttl_s: int) -> str:
+        """A new session with its first refresh token (stored as its SHA-256 hex); the session id."""
+        ...
+
+    def check_auth_session(self, *, session_id: str, user_id: str) -> bool:
+        """True while the session is live and its account exists and is not disabled."""
+        ...
+
+    def rotate_refresh_token(self, *, presented_hash: str, next_hash: str, reuse_grace_s: float) -> Row:
+        """outcome (rotated, unknown, revoked, reused_recently, reuse_detected), session_id, user_id and,
+        when rotated, the account's email, name, created_at."""
+        ...
+
+    def revoke_auth_sessions(
+        self, *, user_id: str, reason: str, session_id: str | None = None, keep_session_id: str | None = None
+    ) -> int:
+        """Revoke one session, or all the user's live sessions but `keep_session_id`; how many."""
+        ...
+
+    def set_user_password(self, *, user_id: str, password_hash: str, keep_session_id: str | None) -> bool:
+        """New hash; every other session revoked, unused reset tokens void. False for an unknown user."""
+        ...
+
+    def issue_email_token(self, *, user_id: str, purpose: str, token_hash: str, ttl_s: int) -> None:
+        """Store a single-use token (replacing an unused one of the same purpose)."""
+        ...
+
+    def confirm_email(self, *, token_hash: str) -> Row | None:
+        """Use a confirmation token: the account (id, email, name, created_at), or None if unknown, used
+        or expired."""
+        ...
+
+    def reset_password(self, *, token_hash: str, password_hash: str) -> str | None:
+        """Use a reset token: set the password, revoke every session; the user id, or None."""
+        ...
+
+    def delete_user(self, *, user_id: str) -> bool:
+        """Delete the account with its ratings, interactions, sessions and tokens; False if unknown."""
+        ...

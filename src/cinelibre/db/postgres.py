@@ -23,7 +23,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from cinelibre.db.errors import error_for_sqlstate
 from cinelibre.db.port import Row
 from cinelibre.db.rpc import RpcDatabase
-from cinelibre.errors import DatabaseUnavailableError
+from cinelibre.errors import DatabaseUnavailableError, ValidationError
 from cinelibre.observability import logger
 
 _OWN_MESSAGE_STATES = {"P0002", "22023"}
@@ -51,7 +51,7 @@ def _plain(value: Any) -> Any:
 class PostgresTransport:
     def __init__(
         self, conninfo: str, *, max_connections: int = 1, connect_timeout_s: float = 5.0,
-        statement_timeout_s: float = 8.0,
+        statement_timeout_s: float = 8.0, pool_timeout_s: float | None = None,
     ) -> None:
         self._pool = ConnectionPool(
             conninfo,
@@ -65,7 +65,8 @@ class PostgresTransport:
             },
             check=self._check_if_idle,
             reset=self._mark_used,
-            timeout=connect_timeout_s,
+            # How long a request waits for a connection: with the database down, the answer is a prompt 503.
+            timeout=pool_timeout_s if pool_timeout_s is not None else connect_timeout_s,
             open=False,
             name="cinelibre",
         )
@@ -147,6 +148,9 @@ class PostgresTransport:
             own = diag.message_primary if state in _OWN_MESSAGE_STATES else None
             if isinstance(exc, psycopg.OperationalError) and state is None:
                 raise DatabaseUnavailableError("the database connection failed; try again") from None
+            if isinstance(exc, psycopg.DataError) and state is None:
+                # Refused by psycopg before it reached the server, e.g. a NUL byte in a text value.
+                raise ValidationError("a value is not acceptable to the database (e.g. a NUL character)") from None
             raise error_for_sqlstate(state, constraint=diag.constraint_name, own_message=own) from None
 
     @staticmethod

@@ -221,3 +221,66 @@ class RpcDatabase:
             "run_error": error,
         })
 
+
+    # -- accounts under attack (issue 10) -------------------------------------------------------------
+    def take_rate_limit_tokens(self, *, buckets: Sequence[tuple[str, int, float]]) -> list[Row]:
+        return self._rpc.rows("take_rate_limit_tokens", {
+            "bucket_keys": [key for key, _, _ in buckets],
+            "bucket_bursts": [burst for _, burst, _ in buckets],
+            "bucket_periods_s": [float(period) for _, _, period in buckets],
+        })
+
+    def prune_rate_limit_buckets(self) -> int:
+        return int(self._rpc.scalar("prune_rate_limit_buckets", {}) or 0)
+
+    def register_user(self, *, email: str, password_hash: str, name: str, confirmed: bool) -> Row:
+        return self._rpc.rows("register_user", {
+            "user_email": email, "user_password_hash": password_hash, "user_name": name,
+            "mark_confirmed": confirmed,
+        })[0]
+
+    def get_auth_account(self, *, email: str | None = None, user_id: str | None = None) -> Row | None:
+        return _first(self._rpc.rows("get_auth_account", {"user_email": email, "target_user_id": user_id}))
+
+    def start_auth_session(self, *, user_id: str, refresh_token_hash: str, ttl_s: int) -> str:
+        return str(self._rpc.scalar("start_auth_session", {
+            "target_user_id": user_id, "refresh_token_hash": refresh_token_hash, "session_ttl_s": ttl_s,
+        }))
+
+    def check_auth_session(self, *, session_id: str, user_id: str) -> bool:
+        return bool(self._rpc.scalar(
+            "check_auth_session", {"target_session_id": session_id, "target_user_id": user_id}
+        ))
+
+    def rotate_refresh_token(self, *, presented_hash: str, next_hash: str, reuse_grace_s: float) -> Row:
+        return self._rpc.rows("rotate_refresh_token", {
+            "presented_hash": presented_hash, "next_hash": next_hash, "reuse_grace_s": float(reuse_grace_s),
+        })[0]
+
+    def revoke_auth_sessions(
+        self, *, user_id: str, reason: str, session_id: str | None = None, keep_session_id: str | None = None
+    ) -> int:
+        return int(self._rpc.scalar("revoke_auth_sessions", {
+            "target_user_id": user_id, "target_session_id": session_id, "keep_session_id": keep_session_id,
+            "reason": reason,
+        }) or 0)
+
+    def set_user_password(self, *, user_id: str, password_hash: str, keep_session_id: str | None) -> bool:
+        return bool(self._rpc.scalar("set_user_password", {
+            "target_user_id": user_id, "new_password_hash": password_hash, "keep_session_id": keep_session_id,
+        }))
+
+    def issue_email_token(self, *, user_id: str, purpose: str, token_hash: str, ttl_s: int) -> None:
+        self._rpc.scalar("issue_email_token", {
+            "target_user_id": user_id, "token_purpose": purpose, "new_token_hash": token_hash, "ttl_s": ttl_s,
+        })
+
+    def confirm_email(self, *, token_hash: str) -> Row | None:
+        return _first(self._rpc.rows("confirm_email", {"presented_hash": token_hash}))
+
+    def reset_password(self, *, token_hash: str, password_hash: str) -> str | None:
+        user_id = self._rpc.scalar("reset_password", {"presented_hash": token_hash, "new_password_hash": password_hash})
+        return str(user_id) if user_id else None
+
+    def delete_user(self, *, user_id: str) -> bool:
+        return bool(self._rpc.scalar("delete_user", {"target_user_id": user_id}))

@@ -1,0 +1,150 @@
+"""Rate limits shared through PostgreSQL, through the auth and search handlers on the real database: exact
+under concurrency, 429 with Retry-After, keyed by the request context's source IP (not a spoofable header)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from cinelibre.auth.workgate import HashingGate
+from cinelibre.errors import OverloadedError
+from cinelibre.settings import RateLimitRule, load_settings
+
+PASSWORD = "correct horse battery"
+
+
+def login(client, email="ana@example.com", password="wrong password", **options):
+    return client.post("/auth/login", json_body={"email": email, "password": password}, **options)
+
+
+def in_parallel(count: int, call) -> list:
+    start = threading.Barrier(count)
+    results: list = [None] * count
+
+    def run(index: int) -> None:
+        # Mangum drives the app on the calling thread's event loop; a worker thread needs its own.
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        start.wait()
+        results[index] = call(index)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_fifty_parallel_logins_from_one_ip_against_a_limit_of_ten_let_exactly_ten_through(account_client):
+    client = account_client(
+        rate_limit_login_per_ip=RateLimitRule(10, 300),
+        rate_limit_login_per_account=None,
+        bcrypt_concurrency=4,
+        bcrypt_queue_timeout_s=30.0,
+    )
+    # Fifty different accounts, so only the per-IP limit can refuse; a wrong password is a 401 (got through).
+    responses = in_parallel(50, lambda index: login(client, email=f"user{index}@example.com"))
+    statuses = Counter(response.status for response in responses)
+    assert statuses == {401: 10, 429: 40}
+    limited = next(response for response in responses if response.status == 429)
+    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.json()["error"]["code"] == "rate_limited"
+    assert set(limited.json()) >= {"error"}
+
+
+def test_the_per_account_limit_holds_across_ips_and_the_right_password_waits_too(account_client):
+    client = account_client(
+        rate_limit_login_per_ip=RateLimitRule(100, 300), rate_limit_login_per_account=RateLimitRule(3, 300)
+    )
+    client.post("/auth/register", json_body={"email": "ana@example.com", "password": PASSWORD, "name": "Ana"})
+    statuses = []
+    for index in range(4):
+        event_ip = f"198.51.100.{index + 1}"
+        statuses.append(login(client, password="guess", headers={}, source_ip=event_ip).status)
+    assert statuses == [401, 401, 401, 429]
+    # Brute force stops here: even the right password is refused until the bucket refills.
+    right = login(client, password=PASSWORD, source_ip="198.51.100.9")
+    assert right.status == 429 and "retry-after" in right.headers
+
+
+def test_x_forwarded_for_does_not_move_a_client_to_a_new_bucket(account_client):
+    client = account_client(rate_limit_login_per_ip=RateLimitRule(2, 300), rate_limit_login_per_account=None)
+    statuses = [
+        login(client, email=f"u{index}@example.com", headers={"x-forwarded-for": f"10.0.0.{index}"}).status
+        for index in range(3)
+    ]
+    assert statuses == [401, 401, 429]
+
+
+def test_a_trusted_proxy_hop_makes_the_forwarded_address_the_client(account_client):
+    client = account_client(
+        rate_limit_login_per_ip=RateLimitRule(1, 300), rate_limit_login_per_account=None, trusted_proxy_hops=1
+    )
+    # The proxy appends the address it saw; whatever the client wrote before it is ignored.
+    first = login(client, email="a@example.com", headers={"x-forwarded-for": "1.1.1.1, 203.0.113.5"})
+    second = login(client, email="b@example.com", headers={"x-forwarded-for": "2.2.2.2, 203.0.113.5"})
+    third = login(client, email="c@example.com", headers={"x-forwarded-for": "203.0.113.6"})
+    assert (first.status, second.status, third.status) == (401, 429, 401)
+
+
+def test_registration_and_refresh_are_limited_per_ip(account_client):
+    client = account_client(
+        rate_limit_register_per_ip=RateLimitRule(1, 300), rate_limit_refresh_per_ip=RateLimitRule(1, 300)
+    )
+    body = {"email": "ana@example.com", "password": PASSWORD, "name": "Ana"}
+    first = client.post("/auth/register", json_body=body)
+    assert first.status == 201
+    assert client.post("/auth/register", json_body=body | {"email": "bo@example.com"}).status == 429
+    token = first.json()["refresh_token"]
+    assert client.post("/auth/refresh", json_body={"refresh_token": token}).status == 200
+    assert client.post("/auth/refresh", json_body={"refresh_token": "x"}).status == 429
+
+
+def test_rate_limits_are_settings_and_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("CINELIBRE_ENV", "test")
+    monkeypatch.setenv("CINELIBRE_RATE_LIMIT_LOGIN_PER_IP", "off")
+    monkeypatch.setenv("CINELIBRE_RATE_LIMIT_SEARCH_PER_IP", "5/60")
+    settings = load_settings()
+    assert settings.rate_limit_login_per_ip is None
+    assert settings.rate_limit_search_per_ip == RateLimitRule(5, 60)
+    assert settings.rate_limit_refresh_per_ip == RateLimitRule(150, 300)  # GoTrue's default
+    monkeypatch.setenv("CINELIBRE_RATE_LIMIT_LOGIN_PER_IP", "lots")
+    with pytest.raises(ValueError, match="requests>/<seconds"):
+        load_settings()
+
+
+def test_search_is_limited_per_ip(search_client, settings, lambda_context):
+    from cinelibre.api.lambda_handler import make_handler
+    from cinelibre.api.search import create_app
+    from tests.api.lambda_events import LambdaClient
+
+    client = LambdaClient(
+        make_handler(create_app(settings.model_copy(update={"rate_limit_search_per_ip": RateLimitRule(2, 60)}))),
+        lambda_context,
+    )
+    statuses = [client.get("/search/semantic", query={"q": "a heist"}).status for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    # The catalog routes are not searches and stay open.
+    assert client.get("/movies").status == 200
+
+
+def test_the_hashing_gate_caps_concurrent_work_and_sheds_the_excess():
+    gate = HashingGate(concurrency=1, queue_timeout_s=0.05)
+    running = []
+
+    def slow_hash() -> str:
+        running.append(1)
+        time.sleep(0.3)
+        return "hashed"
+
+    async def two_at_once():
+        return await asyncio.gather(gate.run(slow_hash), gate.run(slow_hash), return_exceptions=True)
+
+    first, second = asyncio.run(two_at_once())
+    assert first == "hashed"
+    assert isinstance(second, OverloadedError) and second.retry_after_s >= 1
+    assert len(running) == 1
