@@ -17,6 +17,7 @@ from typing import Annotated, Literal, Self
 from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cinelibre import snapstart
 from cinelibre.errors import ConfigurationError
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
@@ -262,6 +263,9 @@ def _fetch_secret(reference: str) -> str:
 
 def load_settings(**overrides: object) -> Settings:
     settings = Settings(**overrides)
+    # -- SnapStart (issue 14): no secret may be captured in a snapshot; they are fetched after the restore.
+    if snapstart.taking_snapshot():
+        return settings
     resolved: dict[str, object] = {}
     for field, parameter_field in _SECRET_PARAMETERS.items():
         reference = getattr(settings, parameter_field)
