@@ -9,12 +9,18 @@ import pytest
 
 from cinelibre.recommend import PearsonUserKNN, Popularity
 from cinelibre.recommend.evaluation import (
+    MeanFallback,
     RatingRecord,
+    catalog_coverage,
     evaluate,
     ndcg_at_k,
     precision_at_k,
+    ranking_metrics,
+    rating_accuracy,
     recall_at_k,
+    reciprocal_rank,
     rmse,
+    success_at_k,
     train_test_split,
 )
 from tests.recommend.synthetic import two_taste_world
@@ -40,6 +46,73 @@ def test_ndcg_at_k():
     assert ndcg_at_k([1, 3], relevant, 2) == 0.0
     with pytest.raises(ValueError):
         ndcg_at_k([1], relevant, 0)
+
+
+def test_reciprocal_rank_and_success_at_k():
+    relevant = {3, 9}
+    assert reciprocal_rank([1, 2, 3, 9], relevant) == pytest.approx(1 / 3)
+    assert reciprocal_rank([1, 2, 3, 9], relevant, k=2) == 0.0
+    assert reciprocal_rank([9], relevant) == 1.0
+    assert reciprocal_rank([], relevant) == 0.0
+    assert success_at_k([1, 2, 3], relevant, 3) == 1.0
+    assert success_at_k([1, 2, 3], relevant, 2) == 0.0
+    with pytest.raises(ValueError):
+        success_at_k([1], relevant, 0)
+
+
+def test_catalog_coverage_counts_distinct_items_shown_to_anyone():
+    lists = [[1, 2, 3], [3, 4], [1]]
+    assert catalog_coverage(lists, 8) == pytest.approx(4 / 8)
+    # Only the first k of each list count.
+    assert catalog_coverage(lists, 8, k=1) == pytest.approx(2 / 8)
+    with pytest.raises(ValueError):
+        catalog_coverage(lists, 0)
+
+
+def test_ranking_metrics_average_over_users_with_a_relevant_held_out_item():
+    test = [
+        RatingRecord("a", 1, 5.0),
+        RatingRecord("a", 2, 4.0),
+        RatingRecord("a", 3, 2.0),  # held out but not relevant
+        RatingRecord("b", 7, 4.5),
+        RatingRecord("c", 8, 3.5),  # c has nothing relevant: left out of the averages, not counted as zero
+    ]
+    lists = {"a": [3, 1, 9], "b": [5, 6, 7], "c": [8]}
+    report = ranking_metrics(lists, test, k=3, catalog_size=10, success_k=2)
+    assert report.users == 2
+    # a: one hit (item 1) at rank 2 of 3, 2 relevant; b: one hit (item 7) at rank 3, 1 relevant.
+    assert report.precision == pytest.approx((1 / 3 + 1 / 3) / 2)
+    assert report.recall == pytest.approx((1 / 2 + 1) / 2)
+    ndcg_a = (1 / math.log2(3)) / (1 + 1 / math.log2(3))
+    ndcg_b = (1 / math.log2(4)) / 1
+    assert report.ndcg == pytest.approx((ndcg_a + ndcg_b) / 2)
+    assert report.mrr == pytest.approx((1 / 2 + 1 / 3) / 2)
+    assert report.success == pytest.approx((1 + 0) / 2)
+    # Items 3, 1, 9, 5, 6, 7, 8 shown, of 10.
+    assert report.coverage == pytest.approx(7 / 10)
+    # A user the model gave no list scores zero rather than disappearing.
+    missing = ranking_metrics({"a": [3, 1, 9]}, test, k=3)
+    assert missing.users == 2 and missing.ndcg == pytest.approx(ndcg_a / 2) and missing.coverage is None
+
+
+def test_rating_accuracy_covers_every_held_out_pair_and_reports_abstentions():
+    train = [RatingRecord("a", 1, 4.0), RatingRecord("a", 2, 2.0), RatingRecord("b", 1, 5.0)]
+    test = [
+        RatingRecord("a", 3, 4.0),  # predicted 3.5
+        RatingRecord("a", 4, 1.0),  # abstained: a's own mean, 3.0
+        RatingRecord("z", 1, 2.0),  # abstained, user unseen in training: global mean 11/3
+    ]
+    predictions = {("a", 3): 3.5}
+    accuracy = rating_accuracy(lambda u, i: predictions.get((u, i)), test, fallback=MeanFallback(train))
+    assert accuracy.pairs == 3 and accuracy.predicted_pairs == 1
+    assert accuracy.coverage == pytest.approx(1 / 3)
+    expected = math.sqrt((0.5**2 + 2.0**2 + (11 / 3 - 2.0) ** 2) / 3)
+    assert accuracy.rmse == pytest.approx(expected)
+    # The flattering figure over the predicted pair alone is reported beside it, never instead of it.
+    assert accuracy.rmse_predicted == pytest.approx(0.5)
+    # A prediction that is not a number is an abstention too.
+    nan = rating_accuracy(lambda u, i: math.nan, test, fallback=MeanFallback(train))
+    assert nan.predicted_pairs == 0 and nan.rmse_predicted is None
 
 
 def test_rmse():
@@ -71,14 +144,25 @@ def test_collaborative_filtering_finds_the_held_out_favourites_that_popularity_c
     for record in train:
         db.upsert_rating(user_id=record.user_id, item_id=record.item_id, rating=record.rating)
 
-    knn = evaluate(PearsonUserKNN().fit(db), test, k=4)
-    popular = evaluate(Popularity().fit(db), test, k=4)
+    knn = evaluate(PearsonUserKNN().fit(db), train, test, k=4, catalog_size=16)
+    popular = evaluate(Popularity().fit(db), train, test, k=4, catalog_size=16)
 
     # Each user's held-out favourites are unrated items of their own group, which the like-minded
     # neighbours (9 of them, each holding out a quarter of their own ratings) love: user-based CF must rank
     # all of them first.
-    assert knn.users == len({record.user_id for record in test if record.rating >= 4.0}) >= 10
-    assert knn.ndcg == pytest.approx(1.0)
-    assert knn.recall == pytest.approx(1.0)
-    assert knn.rmse is not None and knn.rmse < 0.75
-    assert popular.ndcg < knn.ndcg
+    assert knn.ranking.users == len({record.user_id for record in test if record.rating >= 4.0}) >= 10
+    assert knn.ranking.ndcg == pytest.approx(1.0)
+    assert knn.ranking.recall == pytest.approx(1.0)
+    assert knn.ranking.mrr == pytest.approx(1.0)
+    assert popular.ranking.ndcg < knn.ranking.ndcg
+    # Each user left exactly 4 items unrated, so a list of 4 predicts every held-out pair...
+    assert knn.ratings.pairs == len(test) and knn.ratings.coverage == 1.0
+    assert knn.ratings.rmse == knn.ratings.rmse_predicted < 0.75
+    # ...while a list of 2 predicts half of them, favourites first: the other held-out films fall back to the
+    # user's mean (far from the disliked films' 1-1.5), and RMSE still covers every pair.
+    short = evaluate(PearsonUserKNN().fit(db), train, test, k=2)
+    assert short.ratings.pairs == len(test)
+    assert short.ratings.predicted_pairs == 2 * len({record.user_id for record in test})
+    assert short.ratings.coverage == pytest.approx(0.5)
+    assert short.ratings.rmse_predicted is not None and short.ratings.rmse_predicted < 0.75
+    assert short.ratings.rmse > 1.0
