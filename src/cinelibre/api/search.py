@@ -67,7 +67,7 @@ class SearchResponse(compat.SearchSourceAlias):
 router = APIRouter(prefix="/search", tags=["search"], responses=ERROR_RESPONSES)
 
 
-@router.get("/semantic", response_model=SearchResponse, description=catalog.BOOK_STRINGS)
+@router.get("/semantic", response_model=SearchResponse, response_description=catalog.BOOK_STRINGS)
 def semantic_search(
     database: DatabaseDep,
     embedder: EmbedderDep,
