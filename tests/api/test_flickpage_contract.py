@@ -368,7 +368,8 @@ def test_interactions_answer_success(recommend, make_user, catalog):
 def test_every_alias_is_in_the_openapi_schema_and_marked_as_kept(compat_settings):
     from cinelibre.api.local import create_local_app
 
-    schemas = create_local_app(compat_settings).openapi()["components"]["schemas"]
+    spec = create_local_app(compat_settings).openapi()
+    schemas = spec["components"]["schemas"]
     expected = {
         "MovieSummary": {"release_date", "language"},
         "BookSummary": {"published_date"},
@@ -390,3 +391,37 @@ def test_every_alias_is_in_the_openapi_schema_and_marked_as_kept(compat_settings
         properties = schemas[model]["properties"]
         for name in fields:
             assert "Kept for the original FlickPage client" in properties[name]["description"], (model, name)
+    # The answers that change shape with the setting say so in the schema.
+    for path in ("/ratings/my", "/recommendations/personalized", "/books", "/books/{book_id}", "/search/semantic"):
+        assert "CINELIBRE_API_COMPAT=flickpage" in spec["paths"][path]["get"]["responses"]["200"]["description"]
+
+
+def test_the_docs_name_every_alias_and_the_setting():
+    from typing import get_args
+
+    import yaml
+
+    from cinelibre.settings import Settings
+    from tests.api.lambda_events import REPO_ROOT
+
+    api = (REPO_ROOT / "docs" / "api.md").read_text()
+    section = api[api.index("## Kept for the original FlickPage client") :]
+    for alias in (
+        "detail", "token", "movies", "books", "release_date", "language", "published_date", "cast", "source",
+        "id", "poster_url", "thumbnail_url", "recommendations", "similar_items", "popular_items", "avg_rating",
+        "rating_count", "success", "skip", "type", "include_details", "CINELIBRE_API_COMPAT=flickpage",
+    ):
+        assert f"`{alias}`" in section, alias
+    guide = (REPO_ROOT / "docs" / "flickpage.md").read_text()
+    assert "src/services/api.ts" in guide and "baseURL" in guide
+    assert "CINELIBRE_CORS_ORIGINS" in guide and "CINELIBRE_API_COMPAT=flickpage" in guide
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load((REPO_ROOT / "template.yaml").read_text(), Loader=Loader)  # noqa: S506 (SafeLoader)
+    parameter = template["Parameters"]["ApiCompat"]
+    assert parameter["Default"] == Settings.model_fields["api_compat"].default == "none"
+    assert set(parameter["AllowedValues"]) == set(get_args(Settings.model_fields["api_compat"].annotation))
+    assert "CINELIBRE_API_COMPAT" in template["Globals"]["Function"]["Environment"]["Variables"]

@@ -157,7 +157,7 @@ def list_movies(
     )
 
 
-@router.get("/books", response_model=BookPage, description=BOOK_STRINGS)
+@router.get("/books", response_model=BookPage, response_description=BOOK_STRINGS)
 def list_books(
     database: DatabaseDep,
     settings: SettingsDep,
@@ -201,7 +201,7 @@ def get_movie(
     return movie
 
 
-@router.get("/books/{book_id}", response_model=BookDetail, description=BOOK_STRINGS)
+@router.get("/books/{book_id}", response_model=BookDetail, response_description=BOOK_STRINGS)
 def get_book(book_id: ItemId, database: DatabaseDep, settings: SettingsDep) -> Any:
     book = database.get_book(book_id=book_id)
     if book is None:

@@ -174,7 +174,7 @@ def rate(
     return saved
 
 
-@ratings.get("/my", response_model=Page[RatedItem], description=MY_RATINGS_FLICKPAGE)
+@ratings.get("/my", response_model=Page[RatedItem], response_description=MY_RATINGS_FLICKPAGE)
 def my_ratings(
     user_id: CurrentUserId,
     database: DatabaseDep,
@@ -219,7 +219,7 @@ def record_interaction(
 
 
 @recommendations.get(
-    "/personalized", response_model=PersonalizedRecommendations, description=PERSONALIZED_FLICKPAGE
+    "/personalized", response_model=PersonalizedRecommendations, response_description=PERSONALIZED_FLICKPAGE
 )
 def personalized(
     user_id: CurrentUserId,

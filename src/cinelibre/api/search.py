@@ -69,7 +69,7 @@ router = APIRouter(
 )
 
 
-@router.get("/semantic", response_model=SearchResponse, description=catalog.BOOK_STRINGS)
+@router.get("/semantic", response_model=SearchResponse, response_description=catalog.BOOK_STRINGS)
 def semantic_search(
     database: DatabaseDep,
     embedder: EmbedderDep,
