@@ -74,7 +74,8 @@ async def cheap_route_latencies(client: httpx.AsyncClient, stop: asyncio.Event, 
 
 
 async def flood(base: str, logins: int, concurrency: int) -> dict:
-    limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=concurrency + 10)
+    # No keep-alive: uvicorn closes idle connections after 5 s, and reusing one just then is a read error.
+    limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
         quiet = []
         for _ in range(30):
@@ -82,11 +83,17 @@ async def flood(base: str, logins: int, concurrency: int) -> dict:
             await client.get("/movies", params={"limit": 5})
             quiet.append((time.perf_counter() - started) * 1000)
         semaphore = asyncio.Semaphore(concurrency)
-        statuses: Counter[int] = Counter()
+        statuses: Counter[int | str] = Counter()
 
         async def one_login() -> None:
             async with semaphore:
-                response = await client.post("/auth/login", json={"email": "flood@example.com", "password": "wrong"})
+                try:
+                    response = await client.post(
+                        "/auth/login", json={"email": "flood@example.com", "password": "wrong"}
+                    )
+                except httpx.TransportError as exc:
+                    statuses[type(exc).__name__] += 1
+                    return
                 statuses[response.status_code] += 1
 
         stop = asyncio.Event()

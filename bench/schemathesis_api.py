@@ -43,7 +43,7 @@ def run_schemathesis(base: str, max_examples: int, extra: list[str], report: Pat
     command = [
         str(BIN / "schemathesis"), "run", f"{base}/openapi.json", "--checks", "all", "--max-examples",
         str(max_examples), "--workers", "1", "--seed", "10", "--no-color", "--report", "junit",
-        "--report-junit-path", str(report), "--generation-database", "none", *extra,
+        "--report-junit-path", str(report), "--generation-database", "none", "--request-timeout", "60", *extra,
     ]
     print("$", " ".join(command), flush=True)
     return subprocess.run(command, check=False).returncode
