@@ -22,6 +22,7 @@ from cinelibre.api.dependencies import (
 from cinelibre.api.schemas import ERROR_RESPONSES, ErrorResponse
 from cinelibre.auth.accounts import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, AccountService, SessionTokens
 from cinelibre.auth.email import EmailSender, email_sender_for
+from cinelibre.auth.passwords import load_strength_checker
 from cinelibre.auth.workgate import HashingGate
 from cinelibre.errors import AuthenticationError
 from cinelibre.settings import Settings, get_settings
@@ -245,6 +246,7 @@ async def delete_me(body: DeleteAccountRequest, claims: CurrentClaims, accounts:
 def install_account_services(app: FastAPI, settings: Settings, sender: EmailSender | None = None) -> None:
     """The per-instance pieces the auth routes share: the bcrypt gate and the email sender."""
     app.state.hashing_gate = HashingGate(settings.bcrypt_concurrency, settings.bcrypt_queue_timeout_s)
+    load_strength_checker()
     app.state.email_sender = sender if sender is not None else email_sender_for(settings)
 
 
