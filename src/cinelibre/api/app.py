@@ -47,6 +47,16 @@ _BOUNDARY_RESPONSES = {
     "413": "The body is larger than the configured cap (1 MB by default)",
 }
 _RATE_LIMITED_PREFIXES = ("/auth/", "/search/")
+# The input boundary's rule, stated in the schema so that generated clients and fuzzers know it.
+_NO_CONTROL_IN_QUERY = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+_NO_CONTROL_IN_JSON = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
+
+
+def _state_text_rule(schema: dict[str, Any], pattern: str) -> None:
+    """Add `pattern` to a string schema (or the string branch of an optional one) that has none."""
+    for branch in [schema, *schema.get("anyOf", [])]:
+        if branch.get("type") == "string" and not {"pattern", "enum", "const", "format"} & set(branch):
+            branch["pattern"] = pattern
 
 
 def _document_boundary(app: FastAPI) -> None:
@@ -58,8 +68,19 @@ def _document_boundary(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         schema = generate()
+        components = schema.get("components", {}).get("schemas", {})
         for path, operations in schema.get("paths", {}).items():
             for operation in operations.values():
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("in") == "query":
+                        _state_text_rule(parameter.get("schema", {}), _NO_CONTROL_IN_QUERY)
+                body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+                reference = body.get("schema", {}).get("$ref", "")
+                for branch in [body.get("schema", {}), *body.get("schema", {}).get("anyOf", [])]:
+                    reference = branch.get("$ref", reference)
+                model = components.get(reference.rsplit("/", 1)[-1], {}) if reference else {}
+                for property_schema in model.get("properties", {}).values():
+                    _state_text_rule(property_schema, _NO_CONTROL_IN_JSON)
                 responses = operation.setdefault("responses", {})
                 extra = dict(_BOUNDARY_RESPONSES) if "requestBody" in operation else {}
                 extra["503"] = "The database is unavailable or the instance is busy; retry after `Retry-After`"

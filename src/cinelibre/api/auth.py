@@ -23,6 +23,7 @@ from cinelibre.api.dependencies import (
 from cinelibre.api.schemas import ERROR_RESPONSES, ErrorResponse
 from cinelibre.auth.accounts import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, AccountService, SessionTokens
 from cinelibre.auth.email import EmailSender, email_sender_for
+from cinelibre.auth.passwords import load_strength_checker
 from cinelibre.auth.workgate import HashingGate
 from cinelibre.errors import AuthenticationError
 from cinelibre.settings import Settings, get_settings
@@ -39,7 +40,7 @@ EMAIL_SCHEMA = {"format": "email"}
 
 Email = Annotated[str, Field(min_length=3, max_length=MAX_EMAIL_LENGTH, json_schema_extra=EMAIL_SCHEMA)]
 Password = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_FIELD)]
-NewPassword = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_FIELD, description=CHOOSING_RULES)]
+NewPassword = Annotated[str, Field(min_length=8, max_length=MAX_PASSWORD_FIELD, description=CHOOSING_RULES)]
 SecretToken = Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_FIELD)]
 
 
@@ -68,7 +69,7 @@ class PasswordChangeRequest(BaseModel):
 
 
 class PasswordForgotRequest(BaseModel):
-    email: str = Field(min_length=1, max_length=MAX_EMAIL_LENGTH, json_schema_extra=EMAIL_SCHEMA)
+    email: Email
 
 
 class PasswordResetRequest(BaseModel):
@@ -114,6 +115,7 @@ RESET_ACCEPTED = Accepted(
 
 _429 = {429: {"model": ErrorResponse, "description": "Too many requests; `Retry-After` says when to retry"}}
 _403 = {403: {"model": ErrorResponse, "description": "Refused (wrong current password, unconfirmed email)"}}
+_403_TOKEN = {403: {"model": ErrorResponse, "description": "The emailed token is unknown, used or expired"}}
 _409 = {409: {"model": ErrorResponse, "description": "Email taken (only when email confirmation is off)"}}
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES | _429)
@@ -198,23 +200,24 @@ async def change_password(
 
 @router.post("/password/forgot", status_code=202, response_model=Accepted)
 async def forgot_password(body: PasswordForgotRequest, accounts: Accounts, ip: ClientIp) -> Accepted:
-    """Email a single-use reset link if an account uses this address. Always 202, account or not."""
+    """Email a single-use reset link if an account uses this address. Always 202 for a well-formed address,
+    account or not."""
     await accounts.forgot_password(email=body.email, ip=ip)
     return RESET_ACCEPTED
 
 
-@router.post("/password/reset", status_code=204, response_class=Response)
+@router.post("/password/reset", status_code=204, response_class=Response, responses=_403_TOKEN)
 async def reset_password(body: PasswordResetRequest, accounts: Accounts, ip: ClientIp) -> Response:
     """Set a new password with the token from the reset email (single use, expires in an hour by default).
-    Every session of the account ends. 422 when the token is unknown, used or expired."""
+    Every session of the account ends. 403 when the token is unknown, used or expired."""
     await accounts.reset_password(token=body.token, new_password=body.new_password, ip=ip)
     return Response(status_code=204)
 
 
-@router.post("/verify", response_model=TokenResponse)
+@router.post("/verify", response_model=TokenResponse, responses=_403_TOKEN)
 async def verify_email(body: VerifyRequest, accounts: Accounts, ip: ClientIp) -> TokenResponse:
     """Confirm an email address with the token from the confirmation email (single use, expires in a day by
-    default) and sign in. 422 when the token is unknown, used or expired."""
+    default) and sign in. 403 when the token is unknown, used or expired."""
     return _token_response(await accounts.confirm_email(token=body.token, ip=ip))
 
 
@@ -244,6 +247,7 @@ async def delete_me(body: DeleteAccountRequest, claims: CurrentClaims, accounts:
 def install_account_services(app: FastAPI, settings: Settings, sender: EmailSender | None = None) -> None:
     """The per-instance pieces the auth routes share: the bcrypt gate and the email sender."""
     app.state.hashing_gate = HashingGate(settings.bcrypt_concurrency, settings.bcrypt_queue_timeout_s)
+    load_strength_checker()
     app.state.email_sender = sender if sender is not None else email_sender_for(settings)
 
 

@@ -288,20 +288,20 @@ class AccountService:
         await self._limit(Action.VERIFY, ip=ip)
         user = await self._db("confirm_email", token_hash=token_hash(token))
         if user is None:
-            raise ValidationError(INVALID_EMAIL_TOKEN, details={"field": "token"})
+            # 403 as GoTrue answers an expired or unknown link: the request is well formed, the token refused.
+            raise PermissionDeniedError(INVALID_EMAIL_TOKEN, details={"field": "token"})
         return await self._start_session(user)
 
     async def resend_confirmation(self, *, email: str, ip: str | None) -> None:
         await self._limit(Action.VERIFY, ip=ip)
-        normalised = _normalise_or_none(email)
-        account = await self._db("get_auth_account", email=normalised) if normalised else None
+        # A malformed address is a 422 (syntax is no secret); a well-formed one always gets the same 202.
+        account = await self._db("get_auth_account", email=normalise_email(email))
         if account is not None and account["email_confirmed_at"] is None and account["disabled_at"] is None:
             await self._send_confirmation(account)
 
     async def forgot_password(self, *, email: str, ip: str | None) -> None:
         await self._limit(Action.PASSWORD_RESET, ip=ip)
-        normalised = _normalise_or_none(email)
-        account = await self._db("get_auth_account", email=normalised) if normalised else None
+        account = await self._db("get_auth_account", email=normalise_email(email))
         if account is None or account["disabled_at"] is not None:
             return
         token = new_secret_token()
@@ -317,5 +317,5 @@ class AccountService:
         new_hash = await self._hash(new_password)
         user_id = await self._db("reset_password", token_hash=token_hash(token), password_hash=new_hash)
         if user_id is None:
-            raise ValidationError(INVALID_EMAIL_TOKEN, details={"field": "token"})
+            raise PermissionDeniedError(INVALID_EMAIL_TOKEN, details={"field": "token"})
         logger.info("password reset", extra={"user_id": user_id})

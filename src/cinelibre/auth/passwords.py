@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import bcrypt
-from zxcvbn import zxcvbn
 
 from cinelibre.errors import ValidationError
 
@@ -45,6 +44,9 @@ def check_password_strength(
 ) -> None:
     """Refuse a common or guessable password (zxcvbn, with the account's own email and name as known words),
     with zxcvbn's warning and suggestions as the message. Call after `check_password_policy`."""
+    # Imported on first use: its word lists cost ~0.1 s, which the search and recommend cold starts need not pay.
+    from zxcvbn import zxcvbn
+
     result = zxcvbn(password, user_inputs=[value for value in user_inputs if value])
     if result["score"] >= min_score:
         return
@@ -56,6 +58,12 @@ def check_password_strength(
         "password is too easy to guess: " + " ".join(reason for reason in reasons if reason),
         details={"field": "password"},
     )
+
+
+def load_strength_checker() -> None:
+    """Import zxcvbn now (its lists take ~0.1-0.7 s to load): the auth function calls this while its
+    container initialises, so no registration pays for it."""
+    import zxcvbn  # noqa: F401
 
 
 def hash_password(password: str, *, rounds: int) -> str:
