@@ -350,14 +350,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
-def summarise_importtime(path: Path, top: int = 12) -> list[tuple[str, float]]:
-    """Cumulative import time of each top-level package imported directly (nesting level 0), in ms."""
+def summarise_importtime(path: Path, top: int = 14) -> list[tuple[str, float]]:
+    """Import time by top-level package, in ms: the sum of each module's own ("self") time, so a package is
+    charged for its modules only, not for what they import from other packages."""
     totals: dict[str, float] = {}
     for line in path.read_text().splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)", line)
-        if match and not match.group(3):
+        if match:
             package = match.group(4).split(".")[0]
-            totals[package] = totals.get(package, 0.0) + int(match.group(2)) / 1000
+            totals[package] = totals.get(package, 0.0) + int(match.group(1)) / 1000
     return sorted(totals.items(), key=lambda item: -item[1])[:top]
 
 
@@ -547,7 +548,7 @@ def print_result(result: dict[str, Any]) -> None:
             f" then first response {ms(snap['first_s'])} ms (plus Lambda's own restore of the snapshot)"
         )
     if result.get("importtime_top_ms"):
-        print("  import time (-X importtime, cumulative ms, top-level imports): "
+        print("  import time (-X importtime, own time of each package's modules, ms): "
               + ", ".join(f"{name} {value:.0f}" for name, value in result["importtime_top_ms"]))  # fmt: skip
 
 
