@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,8 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 # Lambda: "at 1,769 MB, a function has the equivalent of one vCPU" (AWS Lambda developer guide, memory).
 MB_PER_VCPU = 1769
 PERIOD_US = 100_000
+MAX_SHARES_V1 = 262_144
+MAX_WEIGHT_V2 = 10_000
 
 
 class CgroupUnavailable(RuntimeError):
@@ -87,6 +91,9 @@ class LambdaCgroup:
                 (group.cpu_dir / "cpu.cfs_period_us").write_text(str(PERIOD_US))
                 # Above one vCPU Lambda gives more than one core; the quota then spans several.
                 (group.cpu_dir / "cpu.cfs_quota_us").write_text(str(quota_us))
+                # Lambda guarantees the share; other load on this machine must not take it away. The highest weight
+                # makes the group win the CPU up to its quota (and never beyond: the quota still caps it).
+                (group.cpu_dir / "cpu.shares").write_text(str(MAX_SHARES_V1))
                 (group.memory_dir / "memory.limit_in_bytes").write_text(str(limit))
                 # Lambda has no swap: over the limit the function dies, it does not page.
                 swap_limit = group.memory_dir / "memory.memsw.limit_in_bytes"
@@ -98,6 +105,7 @@ class LambdaCgroup:
                 folder.mkdir()
                 group = cls(memory_mb, folder, folder, folder, version=2)
                 (folder / "cpu.max").write_text(f"{quota_us} {PERIOD_US}")
+                (folder / "cpu.weight").write_text(str(MAX_WEIGHT_V2))
                 (folder / "memory.max").write_text(str(limit))
                 if (folder / "memory.swap.max").exists():
                     (folder / "memory.swap.max").write_text("0")
@@ -155,7 +163,57 @@ class LambdaCgroup:
             (self.memory_dir / "memory.max_usage_in_bytes").write_text("0")
 
     def remove(self) -> None:
-        """Remove the group; its processes must have exited (the harness waits for them first)."""
+        """Remove the group. Only the harness's own runner processes are ever in it: any still there (the
+        harness was interrupted) are ended first, by pid, so the group can go."""
+        for line in (self.cpu_dir / "cgroup.procs").read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(line), signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while (self.cpu_dir / "cgroup.procs").read_text().strip() and time.monotonic() < deadline:
+            time.sleep(0.05)
         for folder in self._dirs():
             with contextlib.suppress(FileNotFoundError):
                 folder.rmdir()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # The command name (field 2) may hold spaces; the parent pid is the second field after it.
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+@dataclass
+class PriorityCgroup:
+    """A CPU group with the highest weight and no quota, for the database that stands in for a remote one:
+    its latency should come from its own work, not from the other load on the machine."""
+
+    cpu_dir: Path
+
+    @classmethod
+    def around(cls, pid: int, name: str = "cinelibre-database") -> PriorityCgroup:
+        paths = _own_paths()
+        if (CGROUP_ROOT / "cpu" / "cpu.shares").is_file():
+            folder = CGROUP_ROOT / "cpu" / paths.get("cpu", "/").lstrip("/") / f"{name}-{uuid.uuid4().hex[:8]}"
+            folder.mkdir()
+            (folder / "cpu.shares").write_text(str(MAX_SHARES_V1))
+        else:
+            folder = CGROUP_ROOT / paths.get("", "/").lstrip("/") / f"{name}-{uuid.uuid4().hex[:8]}"
+            folder.mkdir()
+            (folder / "cpu.weight").write_text(str(MAX_WEIGHT_V2))
+        group = cls(folder)
+        # The server and the processes it has started; those it starts later are born in the group.
+        pending = [pid]
+        while pending:
+            current = pending.pop()
+            with contextlib.suppress(OSError):
+                (folder / "cgroup.procs").write_text(str(current))
+            pending.extend(_children(current))
+        return group
+
+    def remove(self) -> None:
+        with contextlib.suppress(OSError):
+            self.cpu_dir.rmdir()

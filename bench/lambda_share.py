@@ -32,6 +32,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import math
 import os
 import platform
 import random
@@ -51,7 +52,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(REPO_ROOT), str(BENCH_DIR)]
 
-from lambda_cgroup import CgroupUnavailable, LambdaCgroup, vcpu_share  # noqa: E402
+from lambda_cgroup import CgroupUnavailable, LambdaCgroup, PriorityCgroup, vcpu_share  # noqa: E402
 
 from tests.deploy.built import (  # noqa: E402
     BuiltFunction,
@@ -85,6 +86,10 @@ SEARCH_QUERIES = (
     "romance between rival chefs",
     "haunted house in the hills",
 )
+# AWS Lambda on-demand prices, x86, first tier, us-east-1 (eu-west-1 is the same), as published on
+# https://aws.amazon.com/lambda/pricing/ and read on 2026-11-30: duration per GB-second, and per request.
+PRICE_PER_GB_SECOND_X86 = 0.0000166667
+PRICE_PER_REQUEST = 0.20 / 1_000_000
 BENCH_EMAIL = "lambda-share@example.com"
 BENCH_PASSWORD = "a long benchmark passphrase"  # noqa: S105 (a throwaway local account)
 
@@ -345,14 +350,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
-def summarise_importtime(path: Path, top: int = 12) -> list[tuple[str, float]]:
-    """Cumulative import time of each top-level package imported directly (nesting level 0), in ms."""
+def summarise_importtime(path: Path, top: int = 14) -> list[tuple[str, float]]:
+    """Import time by top-level package, in ms: the sum of each module's own ("self") time, so a package is
+    charged for its modules only, not for what they import from other packages."""
     totals: dict[str, float] = {}
     for line in path.read_text().splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)", line)
-        if match and not match.group(3):
+        if match:
             package = match.group(4).split(".")[0]
-            totals[package] = totals.get(package, 0.0) + int(match.group(2)) / 1000
+            totals[package] = totals.get(package, 0.0) + int(match.group(1)) / 1000
     return sorted(totals.items(), key=lambda item: -item[1])[:top]
 
 
@@ -437,6 +443,8 @@ class Harness:
             seconds.append(answer["seconds"])
             cpu.append(answer["cpu_s"])
         elapsed = time.perf_counter() - started
+        # Lambda bills each invocation's duration rounded up to the millisecond.
+        billed_gb_s = sum(math.ceil(value * 1000) / 1000 for value in seconds) / count * group.memory_mb / 1024
         periods, throttled, throttled_s = (a - b for a, b in zip(group.throttled(), throttle_before, strict=True))
         return {
             "requests": count,
@@ -448,9 +456,25 @@ class Harness:
             "cpu_ms_per_request": (group.cpu_seconds() - cpu_before) / count * 1000,
             "process_cpu_ms_per_request": statistics.fmean(cpu) * 1000,
             "throughput_per_s": count / elapsed,
+            "usd_per_million": 1_000_000 * (billed_gb_s * PRICE_PER_GB_SECOND_X86 + PRICE_PER_REQUEST),
             "throttled_periods_pct": 100 * throttled / periods if periods else 0.0,
             "throttled_s": throttled_s,
         }
+
+    def snapstart(self, function: BuiltFunction, group: LambdaCgroup) -> dict[str, Any]:
+        """An init as for a snapshot, then what a restored environment runs before it answers: the
+        after-restore hooks (secrets, connections, randomness) and the first response. Restoring the memory
+        itself is Lambda's work and is not emulated here."""
+        environment = self.environment(function, group)
+        environment.env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
+        environment.start()
+        try:
+            restored = environment.restore()
+            first = FIRST_EVENTS[function.name]
+            answer = environment.invoke(event(first)) if first else {"seconds": 0.0}
+        finally:
+            environment.stop()
+        return {"hooks_s": restored["seconds"], "hooks": restored["hooks"], "first_s": answer["seconds"]}
 
     def measure(self, function: BuiltFunction, memory_mb: int) -> dict[str, Any]:
         args = self.args
@@ -478,6 +502,8 @@ class Harness:
             result["peak_rss_mb"] = max(environment.init["peak_rss_mb"], environment.peak_rss_mb)
             result["cgroup_peak_mb"] = group.peak_memory_bytes() / 2**20
             result["memory_limit_hits"] = group.memory_events()
+            if args.snapstart:
+                result["snapstart"] = self.snapstart(function, group)
             if args.importtime:
                 environment = self.environment(function, group, importtime=True)
                 environment.start()
@@ -498,6 +524,7 @@ def print_result(result: dict[str, Any]) -> None:
         f" = init {ms(result['cold_init_s'])} (import {ms(result['cold_import_s'])},"
         f" model load {ms(result['cold_model_load_s'])}) + first response {ms(result['cold_first_s'])};"
         f" init CPU {ms(result['cold_init_cpu_s'])} ms"
+        f" (= {ms(result['cold_init_cpu_s'] / result['vcpu'])} ms at the share with no other load)"
     )
     print(
         f"  imports PIL: {result['imports_pil']}, huggingface_hub: {result['imports_huggingface_hub']};"
@@ -511,10 +538,17 @@ def print_result(result: dict[str, Any]) -> None:
             print(
                 f"  warm {pace:<16} n={warm['requests']:<4} p50 {warm['p50_ms']:7.1f}  p95 {warm['p95_ms']:7.1f}"
                 f"  p99 {warm['p99_ms']:7.1f} ms;  CPU {warm['cpu_ms_per_request']:6.1f} ms/request;"
-                f"  {warm['throughput_per_s']:5.1f}/s;  throttled in {warm['throttled_periods_pct']:.0f}% of periods"
+                f"  {warm['throughput_per_s']:5.1f}/s;  throttled in {warm['throttled_periods_pct']:.0f}% of periods;"
+                f"  ${warm['usd_per_million']:.2f} per million"
             )
+    if result.get("snapstart"):
+        snap = result["snapstart"]
+        print(
+            f"  SnapStart: after-restore hooks {ms(snap['hooks_s'])} ms ({', '.join(snap['hooks']) or 'none'}),"
+            f" then first response {ms(snap['first_s'])} ms (plus Lambda's own restore of the snapshot)"
+        )
     if result.get("importtime_top_ms"):
-        print("  import time (-X importtime, cumulative ms, top-level imports): "
+        print("  import time (-X importtime, own time of each package's modules, ms): "
               + ", ".join(f"{name} {value:.0f}" for name, value in result["importtime_top_ms"]))  # fmt: skip
 
 
@@ -525,6 +559,7 @@ def main() -> None:
     parser.add_argument("--cold-runs", type=int, default=3, help="cold starts per function and size (median)")
     parser.add_argument("--requests", type=int, default=200, help="warm requests, paced and back to back")
     parser.add_argument("--rate", type=float, default=20.0, help="paced requests per second (auth: at most 1)")
+    parser.add_argument("--snapstart", action="store_true", help="also time a SnapStart restore's hooks")
     parser.add_argument("--importtime", action="store_true", help="one more cold start under -X importtime")
     parser.add_argument("--build-dir", type=Path, default=None, help="use this `sam build` output instead")
     parser.add_argument(
@@ -566,8 +601,11 @@ def main() -> None:
         scratch = Path(scratch_name)
         data_dir = args.data_dir or scratch / "pg"
         url = embedded.start(data_dir)
+        database_group = None
         try:
             people = prepare_database(url, args.items, args.ratings)
+            # Outside the function's cgroup, as Supabase is remote, but not starved by the machine's other load.
+            database_group = PriorityCgroup.around(embedded.status(data_dir).pid)
             harness = Harness(args, scratch, url, people)
             for memory_mb in memory_sizes:
                 for label, function in functions.items():
@@ -580,6 +618,8 @@ def main() -> None:
                     results.append(result)
         finally:
             embedded.stop(data_dir)
+            if database_group is not None:
+                database_group.remove()
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -124,8 +124,19 @@ def install_app_hooks(app: Any) -> None:
             app.state.tokens = TokenService.from_settings(settings)
         logger.info("restored from a SnapStart snapshot", extra={"service": getattr(app.state, "service_name", "")})
 
+    _import_what_a_restore_needs(getattr(app.state, "settings", None))
     register_before_snapshot(close_connections)
     register_after_restore(reload_settings_and_secrets)
+
+
+def _import_what_a_restore_needs(settings: Any) -> None:
+    """Import now, so that it is in the snapshot, the code that a restored environment would otherwise import
+    before its first answer: the secret store client (boto3, through Powertools) and the database adapter
+    (psycopg and its pool, or supabase-py). Measured at 0.29 vCPU: about 2 s and 1 s. Importing opens no
+    connection and reads no secret."""
+    importlib.import_module("aws_lambda_powertools.utilities.parameters")
+    adapter = "cinelibre.db.supabase" if getattr(settings, "supabase_url", None) else "cinelibre.db.postgres"
+    importlib.import_module(adapter)
 
 
 def _clear_secret_caches() -> None:

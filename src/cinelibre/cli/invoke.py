@@ -33,6 +33,8 @@ FUNCTIONS_DIR = SOURCE_ROOT / "functions"
 # through context.get_remaining_time_in_millis() as in Lambda.
 FUNCTION_TIMEOUTS_S = {"auth": 10, "search": 15, "recommend": 15, "ingest": 900}
 MEMORY_SIZE_MB = 512
+# MemorySize as in template.yaml (tests/deploy checks that they agree); MEMORY_SIZE_MB is the Globals default.
+FUNCTION_MEMORY_MB = {"auth": 1024, "search": 1024, "recommend": MEMORY_SIZE_MB, "ingest": MEMORY_SIZE_MB}
 LOCAL_REGION = "local"
 LOCAL_ACCOUNT = "000000000000"
 
@@ -165,6 +167,7 @@ def invoke(
     context = LocalLambdaContext(
         function_name=f"cinelibre-{function}",
         timeout_s=timeout if timeout is not None else FUNCTION_TIMEOUTS_S[function],
+        memory_limit_in_mb=FUNCTION_MEMORY_MB.get(function, MEMORY_SIZE_MB),
     )
     try:
         with output_to_stderr():
