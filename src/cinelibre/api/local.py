@@ -18,6 +18,12 @@ NAME = "cinelibre"
 WEB_DIR = SOURCE_ROOT / "web"
 # The app's files change while someone works on them: the browser revalidates (ETag) instead of guessing.
 _REVALIDATE = {"Cache-Control": "no-cache"}
+# The policy CloudFront sends in production (template.yaml), with the API on this same origin.
+_PAGE_HEADERS = _REVALIDATE | {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; font-src 'self'; "
+    "img-src 'self' https: data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 class _RevalidatingFiles(StaticFiles):
@@ -49,7 +55,7 @@ def create_local_app(settings: Settings | None = None, *, web_dir: Path | None =
         """The web app for a browser (Accept: text/html); name, version and readiness for anything else."""
         if serves_web and _wants_html(request):
             # Served without touching the database, so a stopped database still gets a page that says so.
-            return FileResponse(web_dir / "index.html", headers=_REVALIDATE)
+            return FileResponse(web_dir / "index.html", headers=_PAGE_HEADERS)
         database = get_db(settings)
         return readiness_response(
             NAME, {"database": database.health, "model": lambda: search.model_readiness(settings)}
