@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -63,17 +64,20 @@ def serve_env(data_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def demo_server(tmp_path_factory) -> Iterator[DemoServer]:
-    data_dir = tmp_path_factory.mktemp("serve-data")
-    env = serve_env(data_dir)
-    port = free_port()
-    log = data_dir / "serve.log"
-    process = start_serve(env, port, log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(process, base, log)
-        yield DemoServer(base, log, env)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        subprocess.run([str(CLI), "db", "stop"], env=env, cwd=REPO, timeout=60, check=False)
+def demo_server() -> Iterator[DemoServer]:
+    # Not under pytest's basetemp: pytest prunes old basetemps of the same user, so a second pytest run on
+    # the machine could delete this server's database from under it.
+    with tempfile.TemporaryDirectory(prefix="cinelibre-serve-") as directory:
+        data_dir = Path(directory)
+        env = serve_env(data_dir)
+        port = free_port()
+        log = data_dir / "serve.log"
+        process = start_serve(env, port, log)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_ready(process, base, log)
+            yield DemoServer(base, log, env)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+            subprocess.run([str(CLI), "db", "stop"], env=env, cwd=REPO, timeout=60, check=False)
