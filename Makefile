@@ -10,15 +10,15 @@ STAMP       := $(VENV)/.installed
 PYTHON313 ?= $(shell for c in python3.13 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 2>/dev/null | sort -V | tail -1); do \
                  $$c -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { command -v $$c || echo $$c; } && break; done)
 
-.PHONY: run test test-fast setup layer lint sam-build clean
+.PHONY: run test test-fast setup layer lint sam-build clean browser-deps
 
 run: setup layer
 	$(VENV)/bin/cinelibre serve
 
-test: setup layer
+test: setup layer browser-deps
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test-fast: setup layer
+test-fast: setup layer browser-deps
 	$(VENV)/bin/pytest -m 'not slow' $(PYTEST_ARGS)
 
 setup: $(STAMP)
@@ -48,3 +48,7 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) .aws-sam layers/model/build .pytest_cache
+
+# Debian's chromium and Noto fonts for tests/web (installed when missing and root; otherwise those tests skip).
+browser-deps:
+	@tests/web/install-browser.sh

@@ -16,6 +16,7 @@ from cinelibre import db as db_package
 from cinelibre.db import embedded, migrate
 from cinelibre.db.postgres import PostgresDatabase
 from cinelibre.settings import Settings, get_settings, load_settings
+from tests.demo_server import demo_server  # noqa: F401 (a session fixture: one `cinelibre serve` for all who need it)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EVENTS_DIR = REPO_ROOT / "events"

@@ -4,66 +4,17 @@ A second start reuses the catalog instead of embedding it again."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-CLI = Path(sys.executable).with_name("cinelibre")
-STARTUP_TIMEOUT_S = 420
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [str(CLI), "serve", "--port", str(port)], env=env, cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT
-    )
-
-
-def _wait_ready(process: subprocess.Popen, base: str, log: Path) -> dict:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            response = httpx.get(f"{base}/", timeout=5)
-            if response.status_code == 200:
-                return response.json()
-        except httpx.TransportError:
-            pass
-        time.sleep(1)
-    pytest.fail(f"serve was not ready within {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+from tests.demo_server import DemoServer, free_port, start_serve, wait_ready
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory) -> Iterator[tuple[str, Path, dict[str, str]]]:
-    data_dir = tmp_path_factory.mktemp("serve-data")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SUPABASE_", "CINELIBRE_", "DATABASE_URL", "JWT_SECRET"))}
-    env |= {"CINELIBRE_DATA_DIR": str(data_dir), "CINELIBRE_EMBED_THREADS": "2", "POWERTOOLS_LOG_LEVEL": "WARNING"}
-    port = _free_port()
-    log = data_dir / "serve.log"
-    process = _start(env, port, log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(process, base, log)
-        yield base, log, env
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        subprocess.run([str(CLI), "db", "stop"], env=env, cwd=REPO, timeout=60, check=False)
+def served(demo_server: DemoServer) -> tuple[str, Path, dict[str, str]]:
+    return demo_server.base, demo_server.log, demo_server.env
 
 
 def test_serve_embeds_the_demo_catalog_and_reports_ready(served):
@@ -122,12 +73,25 @@ def test_openapi_docs_cover_all_three_functions(served):
 
 def test_a_second_start_reuses_the_embedded_catalog(served):
     base, _, env = served
-    port = _free_port()
+    port = free_port()
     log = Path(env["CINELIBRE_DATA_DIR"]) / "serve-again.log"
-    process = _start(env, port, log)
+    process = start_serve(env, port, log)
     try:
-        _wait_ready(process, f"http://127.0.0.1:{port}", log)
+        wait_ready(process, f"http://127.0.0.1:{port}", log)
     finally:
         process.terminate()
         process.wait(timeout=30)
     assert "demo movies: 343 (0 embedded now, 0 new, 0 updated)" in log.read_text()
+
+
+def test_a_browser_gets_the_web_app_at_the_root_and_the_api_keeps_its_paths(served):
+    base, _, _ = served
+    page = httpx.get(f"{base}/", headers={"accept": "text/html,application/xhtml+xml"}, timeout=10)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<script type="module" src="assets/app.js">' in page.text
+    script = httpx.get(f"{base}/assets/app.js", timeout=10)
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert httpx.get(f"{base}/config.json", timeout=10).json() == {"api": {"auth": "", "search": "", "recommend": ""}}
+    # Anything else is still the API's: a JSON 404, not the app.
+    missing = httpx.get(f"{base}/assets-not-here", headers={"accept": "text/html"}, timeout=10)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"

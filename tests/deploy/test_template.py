@@ -29,6 +29,8 @@ DATABASE_SECRET = {
     True: "CINELIBRE_SUPABASE_SERVICE_ROLE_KEY_PARAMETER",
 }
 SUPABASE_URL = "https://abcdefghijklmnopqrst.supabase.co"
+# How the resolver below shows the distribution's domain, which exists only once deployed.
+WEB_APP_ORIGIN = "https://<WebDistribution.DomainName>"
 
 
 @pytest.fixture(scope="module")
@@ -105,10 +107,14 @@ def test_function_urls_for_the_http_functions_only(deployment: Deployment) -> No
             assert url_config is None
             continue
         assert url_config["AuthType"] == "NONE"  # the app checks bearer tokens itself
-        assert url_config["Cors"]["AllowOrigins"] == deployment.parameters["CorsAllowOrigins"]
-        # The app enforces the same allowlist, from the same parameter.
+        # The web app's CloudFront origin comes first, then the parameter's origins.
+        allowed = [WEB_APP_ORIGIN, *deployment.parameters["CorsAllowOrigins"]]
+        assert deployment.resolve(url_config["Cors"]["AllowOrigins"]) == allowed
+        # The app enforces the same allowlist.
         environment = deployment.environment(logical_id)
-        assert environment["CINELIBRE_CORS_ORIGINS"].split(",") == deployment.parameters["CorsAllowOrigins"]
+        assert environment["CINELIBRE_CORS_ORIGINS"].split(",") == allowed
+        # A 429's Retry-After is readable by the web app on another origin.
+        assert "retry-after" in url_config["Cors"]["ExposeHeaders"]
 
 
 def test_outputs_export_each_function_url(template: dict) -> None:
@@ -210,3 +216,26 @@ def test_each_function_names_its_own_service(deployment: Deployment) -> None:
         deployment.environment(logical_id)["POWERTOOLS_SERVICE_NAME"] for logical_id in deployment.functions()
     }
     assert names == {"cinelibre-auth", "cinelibre-search", "cinelibre-recommend", "cinelibre-ingest"}
+
+
+# -- web app (issue 13)
+def test_the_web_app_is_a_private_bucket_behind_cloudfront_with_origin_access_control(template: dict) -> None:
+    resources = template["Resources"]
+    bucket = resources["WebBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    origin_access = resources["WebOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+    assert origin_access["OriginAccessControlOriginType"] == "s3" and origin_access["SigningBehavior"] == "always"
+    distribution = resources["WebDistribution"]["Properties"]["DistributionConfig"]
+    (origin,) = distribution["Origins"]
+    assert origin["DomainName"] == {"Fn::GetAtt": ["WebBucket", "RegionalDomainName"]}
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["WebOriginAccessControl", "Id"]}
+    assert distribution["DefaultRootObject"] == "index.html"
+    assert distribution["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    # Only this distribution may read the bucket.
+    statements = resources["WebBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (read,) = [statement for statement in statements if statement["Effect"] == "Allow"]
+    assert read["Principal"] == {"Service": "cloudfront.amazonaws.com"} and read["Action"] == "s3:GetObject"
+    assert "${WebDistribution}" in read["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+    outputs = template["Outputs"]
+    assert {"WebAppUrl", "WebBucketName", "WebDistributionId"} <= set(outputs)
+

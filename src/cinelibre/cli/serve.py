@@ -52,7 +52,7 @@ def serve(
         help="Load the demo catalog. Default: yes for the embedded database, no for a configured one.",
     ),
 ) -> None:
-    """Serve auth, search and recommend under their production paths, with OpenAPI docs at /docs."""
+    """Serve the web app at / and auth, search and recommend under their production paths (docs at /docs)."""
     import uvicorn
 
     from cinelibre.api.local import create_local_app
@@ -68,7 +68,7 @@ def serve(
     except CineLibreError as exc:
         typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"CineLibre on http://{host}:{port}  (OpenAPI docs: http://{host}:{port}/docs)")
+    typer.echo(f"CineLibre: open http://{host}:{port}/ in a browser  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
