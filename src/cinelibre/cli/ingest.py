@@ -13,7 +13,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from tqdm import tqdm
 
 from cinelibre.cli import logs_to_stderr, restore_log_stream
 from cinelibre.errors import CineLibreError
@@ -45,9 +44,11 @@ class _ProgressBars:
     def __init__(self, total_per_source: int | None) -> None:
         self.total = total_per_source
         self.source: str | None = None
-        self.bar: tqdm | None = None
+        self.bar: Any = None
 
     def __call__(self, source: str, items: int) -> None:
+        from tqdm import tqdm  # the `local` extra; only a run with progress bars needs it
+
         if source != self.source:
             self.close()
             self.source, self.bar = source, tqdm(total=self.total, desc=source, unit="item")

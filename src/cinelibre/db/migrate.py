@@ -199,7 +199,7 @@ def split_statements(text: str) -> list[str]:
 def _ensure_history_table(conn: psycopg.Connection) -> None:
     with conn.transaction():
         for statement in _HISTORY_TABLE_DDL:
-            conn.execute(sql.SQL(statement))  # type: ignore[arg-type]  # constant text
+            conn.execute(sql.SQL(statement))  # constant text
 
 
 def applied_versions(conn: psycopg.Connection) -> dict[str, list[str] | None]:
@@ -254,7 +254,7 @@ def _apply(conn: psycopg.Connection, migration: Migration) -> None:
     try:
         with conn.transaction():
             for index, statement in enumerate(statements):  # noqa: B007 (named in the error below)
-                conn.execute(sql.SQL(statement))  # type: ignore[arg-type]  # trusted files shipped with the package
+                conn.execute(sql.SQL(statement))  # trusted files shipped with the package
             conn.execute(
                 "insert into supabase_migrations.schema_migrations (version, name, statements) values (%s, %s, %s)",
                 (migration.version, migration.name, statements),
