@@ -30,7 +30,7 @@ from cinelibre.db import embedded, migrate
 from cinelibre.db.postgres import PostgresDatabase
 from cinelibre.embedding import get_embedder
 from cinelibre.ingest.google_books import PAGE_SIZE
-from cinelibre.ingest.pipeline import build_pipeline
+from cinelibre.ingest.handler import build_pipeline
 from cinelibre.ingest.replay import RecordedCatalog
 from cinelibre.observability import logger
 from cinelibre.settings import load_settings

@@ -11,9 +11,10 @@ dependencies declare or carry but no code path of the functions ever loads (UNUS
 UNUSED_FILES). tests/deploy/test_sam_build.py proves each omission safe: it imports every built handler,
 with the layer mounted as in Lambda, and answers a sample event with it.
 
-Versions: when this runs in the project's virtual environment (which has `cinelibre` installed), every
-dependency is pinned to the version installed there, so the deployed package holds what the tests ran
-against. Elsewhere pip resolves the newest versions that satisfy pyproject.toml, and says so.
+Versions: every dependency comes from uv.lock, exported for the function's extras with its hashes
+(`uv export --frozen`), so `sam build` deploys exactly what `make setup` installed and the tests ran against,
+whatever the index serves that day. Without uv.lock (or uv) it falls back to pinning what the running
+environment has installed, and says so.
 """
 
 from __future__ import annotations
@@ -109,7 +110,42 @@ UNUSED_FILES = {
     "cinelibre/cli": "the local `cinelibre` command (typer is not shipped)",
     "cinelibre/demo": "the demo catalog, loaded only into the local embedded database",
     "cinelibre/ingest/replay.py": "the local server replaying recorded TMDB and Google Books answers",
+    "cinelibre/migrations": "the SQL migrations: `cinelibre migrate` or `supabase db push` apply them, no function",
 }
+
+
+def find_uv() -> str | None:
+    """uv on PATH, or beside this interpreter (the project's virtual environment installs it)."""
+    beside = Path(sys.executable).with_name("uv")
+    return shutil.which("uv") or (str(beside) if beside.exists() else None)
+
+
+def locked_requirements(extras: list[str], scratch: Path) -> Path | None:
+    """The function's dependencies exported from uv.lock: exact versions, every artefact's sha256, without the
+    project itself and without UNUSED_DISTRIBUTIONS. None when there is no lock (or no uv) to export from."""
+    uv = find_uv()
+    if uv is None or not (REPO_ROOT / "uv.lock").exists():
+        return None
+    requirements = scratch / "locked-requirements.txt"
+    args = [uv, "export", "--frozen", "--no-dev", "--no-emit-project", "--format", "requirements-txt",
+            "--no-header", "--no-annotate", "--output-file", str(requirements)]
+    for extra in extras:
+        args += ["--extra", extra]
+    for name in sorted(UNUSED_DISTRIBUTIONS):
+        args += ["--no-emit-package", name]
+    subprocess.run(args, check=True, cwd=REPO_ROOT, capture_output=True)  # noqa: S603 (uv, our arguments)
+    return requirements
+
+
+def install_locked(requirements: Path, wheel: Path, out: Path) -> int:
+    """Install the exported requirements (hashes required) for Lambda's platform, then the core package's own
+    wheel without dependencies. Returns how many distributions the export named."""
+    run_pip("install", "--quiet", "--no-deps", "--no-compile", "--require-hashes", "--target", str(out),
+            *platform_options(), "--requirement", str(requirements))
+    run_pip("install", "--quiet", "--no-deps", "--no-compile", "--target", str(out), str(wheel))
+    shutil.rmtree(out / "bin", ignore_errors=True)
+    return sum(1 for line in requirements.read_text().splitlines() if line and not line[0].isspace()
+               and not line.startswith("#"))
 
 
 def canonical_name(name: str) -> str:
@@ -293,25 +329,34 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="cinelibre-package-") as scratch_name:
         scratch = Path(scratch_name)
         wheel = build_core_wheel(scratch / "wheels")
-        constraints: Path | None = scratch / "constraints.txt"
-        if not write_installed_versions(constraints):
-            constraints = None
-            print(
-                f"note: {sys.executable} is not the project's environment, so the newest matching"
-                " versions are packaged rather than the tested ones",
-                file=sys.stderr,
-            )
-        extras = f"[{args.extras}]" if args.extras else ""
-        resolution = resolve(f"cinelibre{extras} @ {wheel.as_uri()}", constraints, scratch)
-        requirements, left_out = pinned_requirements(resolution)
-        install(requirements, args.out, scratch)
+        extras_list = [extra for extra in args.extras.split(",") if extra]
+        locked = locked_requirements(extras_list, scratch)
+        if locked is not None:
+            shipped = 1 + install_locked(locked, wheel, args.out)
+            left_out = [f"{', '.join(sorted(UNUSED_DISTRIBUTIONS))} (where required)"]
+        else:
+            print("note: no uv.lock (or no uv) to export from; pinning what this environment has installed",
+                  file=sys.stderr)
+            constraints: Path | None = scratch / "constraints.txt"
+            if not write_installed_versions(constraints):
+                constraints = None
+                print(
+                    f"note: {sys.executable} is not the project's environment, so the newest matching"
+                    " versions are packaged rather than the tested ones",
+                    file=sys.stderr,
+                )
+            extras = f"[{args.extras}]" if args.extras else ""
+            resolution = resolve(f"cinelibre{extras} @ {wheel.as_uri()}", constraints, scratch)
+            requirements, left_out = pinned_requirements(resolution)
+            install(requirements, args.out, scratch)
+            shipped = len(requirements)
     removed_bytes = remove_unused_files(args.out)
     shutil.copy2(handler, args.out / "app.py")
     failed_imports = compile_cold_start_modules(args.out)
 
     name = args.handler_dir.resolve().name
     print(
-        f"{name}: {len(requirements)} distributions, {tree_size(args.out) / 1e6:.1f} MB unzipped;"
+        f"{name}: {shipped} distributions, {tree_size(args.out) / 1e6:.1f} MB unzipped;"
         f" left out {', '.join(sorted(left_out)) or 'nothing'};"
         f" removed {removed_bytes / 1e6:.1f} MB of unused files"
     )

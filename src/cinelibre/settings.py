@@ -185,6 +185,11 @@ class Settings(BaseSettings):
     # shape conflicts with ours (docs/flickpage.md); the additive aliases are always on.
     api_compat: Literal["none", "flickpage"] = "none"
 
+    # Ingest operations (issue 11): a run still `running` with no heartbeat for this long belongs to a process
+    # that died (the Lambda maximum is 900 s; a live run beats at least every minute), and is closed as
+    # `abandoned` by the next run of its source.
+    ingest_abandon_after_s: float = Field(960.0, ge=120, le=86400)
+
     @model_validator(mode="before")
     @classmethod
     def _split_lists(cls, data: object) -> object:

@@ -102,5 +102,63 @@ def test_search_functions_pin_their_search_path(pg_url: str):
     assert unpinned == []
 
 
-def test_migrations_directory_is_the_repository_one():
-    assert Path(migrate.__file__).resolve().parents[3] / "supabase" / "migrations" == MIGRATIONS_DIR
+def test_the_package_reads_the_repository_migrations_folder_through_its_link():
+    """supabase/migrations/ is the single source: in a checkout the package resource is a link to it."""
+    repository_folder = Path(__file__).resolve().parents[2] / "supabase" / "migrations"
+    assert Path(str(MIGRATIONS_DIR)).resolve() == repository_folder
+    assert [m.path.name for m in discover()] == sorted(p.name for p in repository_folder.glob("*.sql"))
+
+
+# -- statements split as the Supabase CLI splits them ------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "statements"),
+    [
+        ("create table a (id int);\ncreate table b (id int);\n",
+         ["create table a (id int)", "create table b (id int)"]),
+        ("-- leading comment\nselect 1;\n-- trailing comment\n",
+         ["-- leading comment\nselect 1", "-- trailing comment"]),
+        ("select 'a;b'; select \"c;d\";", ["select 'a;b'", 'select "c;d"']),
+        ("select 'it''s;'; select 2;", ["select 'it''s;'", "select 2"]),
+        ("create function f() returns int language sql as $$ select 1; select 2; $$;\nselect 3;",
+         ["create function f() returns int language sql as $$ select 1; select 2; $$", "select 3"]),
+        ("do $body$ begin perform 1; end $body$; select $1;", ["do $body$ begin perform 1; end $body$", "select $1"]),
+        ("/* a; /* nested; */ still; */ select 1; select 2;", ["/* a; /* nested; */ still; */ select 1", "select 2"]),
+        ("-- a comment; with a semicolon\nselect 1;", ["-- a comment; with a semicolon\nselect 1"]),
+        ("select (1; 2); select 3;", ["select (1; 2)", "select 3"]),
+        ("create function g() returns int begin atomic select 1; select 2; end; select 4;",
+         ["create function g() returns int begin atomic select 1; select 2; end", "select 4"]),
+        ("select 1;;\n\n;", ["select 1"]),
+    ],
+)
+def test_split_statements_like_the_supabase_cli(text: str, statements: list[str]):
+    assert migrate.split_statements(text) == statements
+
+
+def test_every_shipped_migration_splits_back_into_its_own_text():
+    for migration in discover():
+        statements = migration.statements
+        assert statements and all(s == s.strip() and not s.endswith(";") for s in statements)
+        for statement in statements:
+            assert statement in migration.text, f"{migration.path.name}: a statement that is not in the file"
+
+
+def test_history_written_whole_by_earlier_versions_is_still_accepted(pg_url: str):
+    url = _fresh_database(pg_url, "migrate_whole_history")
+    apply_migrations(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for migration in discover():
+            conn.execute(
+                "update supabase_migrations.schema_migrations set statements = %s where version = %s",
+                ([migration.text], migration.version),
+            )
+    assert apply_migrations(url) == []
+
+
+def test_history_rows_are_version_name_and_split_statements(pg_url: str):
+    url = _fresh_database(pg_url, "migrate_history_rows")
+    apply_migrations(url)
+    with psycopg.connect(url) as conn:
+        recorded = conn.execute(
+            "select version, name, statements from supabase_migrations.schema_migrations order by version"
+        ).fetchall()
+    assert recorded == [(m.version, m.name, m.statements) for m in discover()]

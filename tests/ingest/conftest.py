@@ -16,8 +16,9 @@ import pytest
 import respx
 from pydantic import SecretStr
 
+from cinelibre.ingest.handler import build_pipeline
 from cinelibre.ingest.http import RetryPolicy
-from cinelibre.ingest.pipeline import IngestPipeline, build_pipeline
+from cinelibre.ingest.pipeline import IngestPipeline
 from cinelibre.ingest.replay import RecordedCatalog, make_server
 from cinelibre.settings import Settings
 

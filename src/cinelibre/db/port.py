@@ -176,8 +176,10 @@ class Database(Protocol):
         leaving their credits alone. Returns {"updated": n, "unchanged": n}."""
         ...
 
-    def start_ingest_run(self, *, source: str, trigger: str) -> Row:
-        """Record a run: {"id": run_id, "checkpoint": the last saved checkpoint for `source` or None}."""
+    def start_ingest_run(self, *, source: str, trigger: str, abandon_after_s: float = 960.0) -> Row:
+        """Record a run: {"id": run_id, "checkpoint": the last saved checkpoint for `source` or None,
+        "abandoned_run_ids": runs of `source` still `running` with no heartbeat for `abandon_after_s`, now
+        closed as `abandoned`}."""
         ...
 
     def save_ingest_checkpoint(self, *, run_id: int, source: str, checkpoint: Row | None, stats: Row) -> None:
@@ -245,4 +247,23 @@ class Database(Protocol):
 
     def delete_user(self, *, user_id: str) -> bool:
         """Delete the account with its ratings, interactions, sessions and tokens; False if unknown."""
+    # -- ingest operations (issue 11) ------------------------------------------------------------------------
+    def ingest_heartbeat(self, *, run_id: int) -> None:
+        """Say the run is alive between checkpoints (a checkpoint says so too)."""
+        ...
+
+    def list_ingest_retries(self, *, source: str, limit: int = 100) -> list[Row]:
+        """Pages and items earlier runs lost, oldest first: kind ("page"/"item"), retry_key, position, label,
+        reason, attempts."""
+        ...
+
+    def record_ingest_retry(
+        self, *, source: str, kind: Literal["page", "item"], key: str, position: Row, label: str, reason: str,
+        run_id: int | None,
+    ) -> int:
+        """Keep a lost page or item for the next run (or count one more failed attempt); returns attempts."""
+        ...
+
+    def clear_ingest_retry(self, *, source: str, kind: Literal["page", "item"], key: str) -> None:
+        """Forget a lost page or item once a run has fetched it (or given up on it)."""
         ...

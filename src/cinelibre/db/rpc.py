@@ -205,8 +205,11 @@ class RpcDatabase:
         rows = self._rpc.rows("refresh_movie_figures", {"movie_rows": figures})
         return {key: int(value) for key, value in rows[0].items()}
 
-    def start_ingest_run(self, *, source: str, trigger: str) -> Row:
-        return self._rpc.rows("start_ingest_run", {"run_source": source, "run_trigger": trigger})[0]
+    def start_ingest_run(self, *, source: str, trigger: str, abandon_after_s: float = 960.0) -> Row:
+        return self._rpc.rows(
+            "start_ingest_run",
+            {"run_source": source, "run_trigger": trigger, "abandon_after_s": abandon_after_s},
+        )[0]
 
     def save_ingest_checkpoint(self, *, run_id: int, source: str, checkpoint: Row | None, stats: Row) -> None:
         self._rpc.scalar("save_ingest_checkpoint", {
@@ -284,3 +287,20 @@ class RpcDatabase:
 
     def delete_user(self, *, user_id: str) -> bool:
         return bool(self._rpc.scalar("delete_user", {"target_user_id": user_id}))
+    # -- ingest operations (issue 11) ------------------------------------------------------------------------
+    def ingest_heartbeat(self, *, run_id: int) -> None:
+        self._rpc.scalar("ingest_heartbeat", {"run_id": run_id})
+
+    def list_ingest_retries(self, *, source: str, limit: int = 100) -> list[Row]:
+        return self._rpc.rows("list_ingest_retries", {"retry_source": source, "max_count": limit})
+
+    def record_ingest_retry(
+        self, *, source: str, kind: str, key: str, position: Row, label: str, reason: str, run_id: int | None,
+    ) -> int:
+        return int(self._rpc.scalar("record_ingest_retry", {
+            "retry_source": source, "retry_kind": kind, "retry_item_key": key, "retry_position": position,
+            "retry_label": label, "retry_reason": reason, "retry_run_id": run_id,
+        }))
+
+    def clear_ingest_retry(self, *, source: str, kind: str, key: str) -> None:
+        self._rpc.scalar("clear_ingest_retry", {"retry_source": source, "retry_kind": kind, "retry_item_key": key})

@@ -28,6 +28,8 @@ class SourcePage:
     rows: list[Row] = field(default_factory=list)
     incomplete: int = 0
     error: UpstreamError | None = None
+    # Rows that are already whole (an item fetched with its details): the pipeline need not complete them.
+    completed: bool = False
 
 
 class CatalogSource(Protocol):
@@ -38,6 +40,14 @@ class CatalogSource(Protocol):
 
     def pages(self, checkpoint: Checkpoint | None) -> Generator[SourcePage]:
         """Pages from `checkpoint` (None or an unknown position: the start of the plan) to the end."""
+        ...
+
+    def page_at(self, position: Checkpoint) -> SourcePage:
+        """The page at `position` alone: a page an earlier run lost, fetched again before the plan goes on."""
+        ...
+
+    def item_page(self, position: Checkpoint) -> SourcePage:
+        """The item an earlier run lost ({"id": ...}), fetched whole, as a page of one row (`completed`)."""
         ...
 
     def complete(self, row: Row) -> Row:

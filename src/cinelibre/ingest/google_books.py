@@ -16,7 +16,13 @@ from cinelibre.db.port import Database, Row
 from cinelibre.embedding import book_text
 from cinelibre.errors import CineLibreError, UpstreamAuthError, UpstreamError
 from cinelibre.ingest.base import Checkpoint, IncompleteRecordError, SourcePage
-from cinelibre.ingest.http import RetryableUpstreamAnswer, RetryPolicy, SourceClient, UpstreamRateLimitedError
+from cinelibre.ingest.http import (
+    RetryableUpstreamAnswer,
+    RetryPolicy,
+    SourceClient,
+    UpstreamRateLimitedError,
+    UpstreamUnreachableError,
+)
 from cinelibre.settings import Settings
 
 PAGE_SIZE = 40  # the API's maximum `maxResults`
@@ -144,39 +150,54 @@ class GoogleBooksSource:
     # -- source protocol ----------------------------------------------------------------------------------
     def pages(self, checkpoint: Checkpoint | None) -> Generator[SourcePage]:
         start_subject, start_index = self._locate(checkpoint)
-        last_start = (self.pages_per_subject - 1) * PAGE_SIZE
         for index in range(start_subject, len(self.subjects)):
-            subject = self.subjects[index]
-            following = self._subject_start(index + 1)
             offset = start_index if index == start_subject else 0
-            while offset <= last_start:
-                position = {"subject": subject, "start_index": offset}
-                label = f"volumes {subject!r} from {offset}"
-                after = (
-                    {"subject": subject, "start_index": offset + PAGE_SIZE}
-                    if offset < last_start
-                    else following
-                )
-                try:
-                    items = _volume_items(self.client.get_json("volumes", self._params(subject, offset)))
-                except (UpstreamAuthError, UpstreamRateLimitedError):
-                    raise
-                except UpstreamError as exc:
-                    yield SourcePage(label, position, after, error=exc)
-                    offset += PAGE_SIZE
-                    continue
-                # No `items` key at all is how Google says "no more results" (totalItems is only an estimate).
-                if not items:
-                    yield SourcePage(label, position, following)
+            while offset <= self._last_start:
+                page, done = self._fetch_page(index, offset)
+                yield page
+                if done:
                     break
-                rows, incomplete = [], 0
-                for item in items:
-                    try:
-                        rows.append(book_from_volume(item))
-                    except IncompleteRecordError:
-                        incomplete += 1
-                yield SourcePage(label, position, after, rows=rows, incomplete=incomplete)
                 offset += PAGE_SIZE
+
+    def page_at(self, position: Checkpoint) -> SourcePage:
+        """The page at `position` alone (a page an earlier run lost)."""
+        subject, offset = position.get("subject"), position.get("start_index")
+        if subject not in self.subjects or not isinstance(offset, int) or not 0 <= offset <= self._last_start:
+            return SourcePage(f"volumes {subject!r} from {offset}", position, None)
+        page, _ = self._fetch_page(self.subjects.index(subject), offset - offset % PAGE_SIZE)
+        return page
+
+    def item_page(self, position: Checkpoint) -> SourcePage:
+        """Volumes are never lost one by one (a listing carries each whole); nothing to fetch."""
+        return SourcePage(f"volume {position.get('id')}", position, None)
+
+    @property
+    def _last_start(self) -> int:
+        return (self.pages_per_subject - 1) * PAGE_SIZE
+
+    def _fetch_page(self, index: int, offset: int) -> tuple[SourcePage, bool]:
+        subject = self.subjects[index]
+        following = self._subject_start(index + 1)
+        position = {"subject": subject, "start_index": offset}
+        label = f"volumes {subject!r} from {offset}"
+        done = offset >= self._last_start
+        after = following if done else {"subject": subject, "start_index": offset + PAGE_SIZE}
+        try:
+            items = _volume_items(self.client.get_json("volumes", self._params(subject, offset)))
+        except (UpstreamAuthError, UpstreamRateLimitedError, UpstreamUnreachableError):
+            raise
+        except UpstreamError as exc:
+            return SourcePage(label, position, after, error=exc), done
+        # No `items` key at all is how Google says "no more results" (totalItems is only an estimate).
+        if not items:
+            return SourcePage(label, position, following), True
+        rows, incomplete = [], 0
+        for item in items:
+            try:
+                rows.append(book_from_volume(item))
+            except IncompleteRecordError:
+                incomplete += 1
+        return SourcePage(label, position, after, rows=rows, incomplete=incomplete), done
 
     def complete(self, row: Row) -> Row:
         return row

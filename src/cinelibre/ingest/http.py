@@ -38,13 +38,24 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 SECRET_QUERY_PARAMETERS = frozenset({"api_key", "key"})
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# A host that does not accept a connection within 3 s is taken as down for this attempt; with
+# `RetryPolicy.max_connect_attempts` tries and their backoff, an unreachable host is given up on within ~12 s.
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+# No connection at all (refused, unresolvable, connect timeout): the host is down, not one answer flaky.
+CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
 class UpstreamRateLimitedError(UpstreamError):
     """The source keeps refusing for rate or quota reasons; stop this source and resume on a later run."""
 
     code = "upstream_rate_limited"
+    status = 503
+
+
+class UpstreamUnreachableError(UpstreamError):
+    """No connection to the source could be made after a few quick tries; stop this source for this run."""
+
+    code = "upstream_unreachable"
     status = 503
 
 
@@ -112,6 +123,19 @@ class _WaitRetryAfterOrBackoff:
         return self._backoff(retry_state)
 
 
+class _StopConnectRetries:
+    """tenacity stop: a host that refuses or ignores connections gets few tries, so a dead host costs
+    seconds, not the full retry budget meant for answers that may change (429, 503)."""
+
+    def __init__(self, max_connect_attempts: int) -> None:
+        self._max = max_connect_attempts
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None else None
+        return isinstance(error, CONNECT_ERRORS) and retry_state.attempt_number >= self._max
+
+
 class _StopBeforeDeadline:
     """tenacity stop: give up rather than sleep into the time the caller keeps for saving its work."""
 
@@ -128,6 +152,8 @@ class _StopBeforeDeadline:
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 5
+    # Tries at opening a connection before the host counts as unreachable (see DEFAULT_TIMEOUT).
+    max_connect_attempts: int = 3
     initial_backoff_s: float = 1.0
     max_backoff_s: float = 30.0
     # A longer Retry-After (Google's daily quota says "tomorrow") means: stop now, resume on a later run.
@@ -178,6 +204,7 @@ class SourceClient:
                 initial_s=self.retry.initial_backoff_s, max_s=self.retry.max_backoff_s
             ),
             stop=stop_after_attempt(self.retry.max_attempts)
+            | _StopConnectRetries(self.retry.max_connect_attempts)
             | _StopBeforeDeadline(lambda: self._seconds_left),
             sleep=self._sleep,
             reraise=True,
@@ -210,6 +237,12 @@ class SourceClient:
             raise UpstreamError(
                 f"{self.source}: {exc.description} for {safe_url} (gave up after retries)",
                 details={"source": self.source, "status": exc.status},
+            ) from None
+        except CONNECT_ERRORS as exc:
+            raise UpstreamUnreachableError(
+                f"{self.source}: cannot connect ({type(exc).__name__}) to {safe_url}; gave up after "
+                f"{self.retry.max_connect_attempts} tries",
+                details={"source": self.source, "status": None},
             ) from None
         except httpx.TransportError as exc:
             raise UpstreamError(

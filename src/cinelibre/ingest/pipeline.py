@@ -9,10 +9,11 @@ page half written. Credentials refused, the database or the model unavailable: t
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from cinelibre.db.port import Database, Row
@@ -27,17 +28,22 @@ from cinelibre.errors import (
     ValidationError,
 )
 from cinelibre.ingest.base import CatalogSource, Checkpoint, SourcePage
-from cinelibre.ingest.google_books import GoogleBooksSource
-from cinelibre.ingest.http import UpstreamRateLimitedError
-from cinelibre.ingest.tmdb import TmdbSource
+from cinelibre.ingest.http import UpstreamNotFoundError, UpstreamRateLimitedError, UpstreamUnreachableError
 from cinelibre.observability import logger
-from cinelibre.settings import Settings
 
 SourceFactory = Callable[[Callable[[], float]], CatalogSource]
 RunStatus = Literal["succeeded", "partial", "failed"]
-StopReason = Literal["deadline", "limit", "rate_limited", "upstream_failures"]
+StopReason = Literal["deadline", "limit", "rate_limited", "upstream_failures", "unreachable"]
+# Stops that mean the source would not serve us; with nothing ingested, the run failed.
+SOURCE_REFUSED: frozenset[str] = frozenset({"rate_limited", "upstream_failures", "unreachable"})
 # After this many pages in a row fail, the source is down rather than flaky: stop and retry those pages later.
 MAX_CONSECUTIVE_PAGE_FAILURES = 3
+# A lost page or item is tried by this many runs in all; then it is dropped from the retry list (and said so).
+MAX_RETRY_ATTEMPTS = 5
+# Lost pages and items listed in a run's summary; beyond this only counted.
+MAX_LISTED_SKIPS = 50
+# A run says it is alive at least this often, even inside a long page (retry sleeps, slow details).
+HEARTBEAT_EVERY_S = 60.0
 
 
 class Deadline:
@@ -84,6 +90,19 @@ class SourceStats:
 
 
 @dataclass
+class Skip:
+    """A page or an item this run could not ingest, and whether a later run will try it again."""
+
+    kind: Literal["page", "item"]
+    label: str
+    reason: str
+    retried_later: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class SourceRun:
     source: str
     run_id: int | None
@@ -93,6 +112,15 @@ class SourceRun:
     stopped_by: StopReason | None = None
     error: str | None = None
     seconds: float = 0.0
+    skipped: list[Skip] = field(default_factory=list)
+    skipped_total: int = 0
+    retried: int = 0  # pages and items lost by earlier runs and fetched by this one
+    abandoned_run_ids: list[int] = field(default_factory=list)
+
+    def skip(self, item: Skip) -> None:
+        self.skipped_total += 1
+        if len(self.skipped) < MAX_LISTED_SKIPS:
+            self.skipped.append(item)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +131,10 @@ class SourceRun:
             "checkpoint": self.checkpoint,
             "seconds": round(self.seconds, 3),
             "stats": self.stats.as_dict(),
+            "skipped": [item.as_dict() for item in self.skipped],
+            "skipped_total": self.skipped_total,
+            "retried": self.retried,
+            "abandoned_run_ids": self.abandoned_run_ids,
         }
 
 
@@ -114,12 +146,13 @@ class IngestSummary:
 
     @property
     def status(self) -> RunStatus:
+        """The worst of the sources' outcomes: one source failing is a failure the operator must see."""
         statuses = {run.status for run in self.runs}
-        if statuses == {"succeeded"}:
-            return "succeeded"
-        if statuses == {"failed"}:
+        if "failed" in statuses:
             return "failed"
-        return "partial"
+        if "partial" in statuses:
+            return "partial"
+        return "succeeded"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -136,11 +169,25 @@ class PassageEmbedder(Protocol):
     def embed_passages(self, texts: Iterable[str]) -> Iterator[list[float]]: ...
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How one run goes: who started it, when it must stop, how much it may examine, whether it writes."""
+
+    trigger: str
+    deadline: Deadline = field(default_factory=Deadline)
+    limit: int | None = None
+    dry_run: bool = False
+    on_progress: Callable[[str, int], None] | None = None
+    # A `running` run of the same source with no heartbeat for this long died; it is closed as `abandoned`.
+    abandon_after_s: float = 960.0
+
+
 @dataclass
 class _PageOutcome:
     processed: int
     finished: bool  # False: interrupted (deadline, limit or rate limit mid-page); redo the page next time
-    rate_limited: bool = False
+    stopped_by: StopReason | None = None
+    error: str | None = None
 
 
 class IngestPipeline:
@@ -161,72 +208,76 @@ class IngestPipeline:
         self,
         *,
         sources: Sequence[str],
-        trigger: str,
+        trigger: str | None = None,
         deadline: Deadline | None = None,
         limit: int | None = None,
         dry_run: bool = False,
         on_progress: Callable[[str, int], None] | None = None,
+        options: RunOptions | None = None,
     ) -> IngestSummary:
-        """Run each named source in turn. Each gets an equal share of the time left, so the first cannot
-        starve the others on a short deadline; `limit` caps the items examined per source."""
+        """Run each named source in turn, as `options` say (or the keywords, which build them). Each source
+        gets an equal share of the time left, so the first cannot starve the others on a short deadline;
+        `limit` caps the items examined per source."""
+        if options is None:
+            options = RunOptions(
+                trigger=trigger or "manual",
+                deadline=deadline or Deadline(),
+                limit=limit,
+                dry_run=dry_run,
+                on_progress=on_progress,
+            )
         unknown = [name for name in sources if name not in self.sources]
         if not sources:
             raise ValidationError(f"name at least one ingest source: {sorted(self.sources)}")
         if unknown:
             raise ValidationError(f"unknown ingest source(s) {unknown}; known: {sorted(self.sources)}")
-        if limit is not None and limit < 1:
+        if options.limit is not None and options.limit < 1:
             raise ValidationError("limit must be at least 1")
-        deadline = deadline or Deadline()
-        summary = IngestSummary(trigger=trigger, dry_run=dry_run)
+        summary = IngestSummary(trigger=options.trigger, dry_run=options.dry_run)
         for position, name in enumerate(sources):
             still_to_run = len(sources) - position - 1
-            left = deadline.seconds_left()
+            left = options.deadline.seconds_left()
             share = (
-                deadline.keeping(left * still_to_run / (still_to_run + 1))
+                options.deadline.keeping(left * still_to_run / (still_to_run + 1))
                 if math.isfinite(left)
-                else deadline
+                else options.deadline
             )
-            summary.runs.append(
-                self._run_source(
-                    name,
-                    trigger=trigger,
-                    deadline=share,
-                    limit=limit,
-                    dry_run=dry_run,
-                    on_progress=on_progress,
-                )
-            )
+            summary.runs.append(self._run_source(name, replace(options, deadline=share)))
         return summary
 
     # -- one source -----------------------------------------------------------------------------------------
-    def _run_source(
-        self,
-        name: str,
-        *,
-        trigger: str,
-        deadline: Deadline,
-        limit: int | None,
-        dry_run: bool,
-        on_progress: Callable[[str, int], None] | None,
-    ) -> SourceRun:
+    def _run_source(self, name: str, options: RunOptions) -> SourceRun:
         started = time.monotonic()
         run = SourceRun(source=name, run_id=None, status="failed", stats=SourceStats(), checkpoint=None)
-        if not dry_run:
-            record = self.database.start_ingest_run(source=name, trigger=trigger)
+        if not options.dry_run:
+            record = self.database.start_ingest_run(
+                source=name, trigger=options.trigger, abandon_after_s=options.abandon_after_s
+            )
             run.run_id = record["id"]
             run.checkpoint = record.get("checkpoint")
+            run.abandoned_run_ids = list(record.get("abandoned_run_ids") or [])
+            if run.abandoned_run_ids:
+                logger.warning(
+                    "closed runs left running by a process that died",
+                    extra={"source": name, "abandoned_run_ids": run.abandoned_run_ids},
+                )
         logger.info(
             "ingest run started",
-            extra={"source": name, "run_id": run.run_id, "resume_from": run.checkpoint, "dry_run": dry_run},
+            extra={
+                "source": name,
+                "run_id": run.run_id,
+                "resume_from": run.checkpoint,
+                "dry_run": options.dry_run,
+            },
         )
+        crawl = _Crawl(self, run, options)
         try:
-            source = self.sources[name](deadline.seconds_left)
+            source = self.sources[name](options.deadline.seconds_left)
             try:
-                self._crawl(
-                    source, run, deadline=deadline, limit=limit, dry_run=dry_run, on_progress=on_progress
-                )
+                crawl.run(source)
             finally:
                 source.close()
+            run.status = _outcome(run)
         except CineLibreError as exc:
             run.status, run.error = "failed", exc.message
             logger.error(
@@ -236,9 +287,9 @@ class IngestPipeline:
         except Exception:
             run.status, run.error = "failed", "unexpected error (see the function's log)"
             logger.exception("ingest run failed unexpectedly", extra={"source": name, "run_id": run.run_id})
-            self._finish(run, started, dry_run)
+            self._finish(run, started, options.dry_run)
             raise
-        self._finish(run, started, dry_run)
+        self._finish(run, started, options.dry_run)
         return run
 
     def _finish(self, run: SourceRun, started: float, dry_run: bool) -> None:
@@ -250,7 +301,7 @@ class IngestPipeline:
                     status=run.status,
                     stats=run.stats.as_dict(),
                     checkpoint=run.checkpoint,
-                    error=run.error,
+                    error=run.error or _skips_note(run),
                 )
             except CineLibreError as exc:
                 # The catalog rows and the last checkpoint are already stored; only the run record is stale.
@@ -258,54 +309,112 @@ class IngestPipeline:
                     "could not record the end of the ingest run",
                     extra={"source": run.source, "run_id": run.run_id, "reason": exc.message},
                 )
-        logger.info("ingest run finished", extra={"source": run.source, **run.as_dict()})
+        log = logger.info if run.status == "succeeded" else logger.warning
+        log("ingest run finished", extra={"source": run.source, **run.as_dict()})
 
-    def _crawl(
-        self,
-        source: CatalogSource,
-        run: SourceRun,
-        *,
-        deadline: Deadline,
-        limit: int | None,
-        dry_run: bool,
-        on_progress: Callable[[str, int], None] | None,
-    ) -> None:
-        stats = run.stats
-        pages = source.pages(run.checkpoint)
+
+def _outcome(run: SourceRun) -> RunStatus:
+    """succeeded: nothing lost (a deadline or limit stop only defers the rest to the next run);
+    partial: some pages or items were lost (each listed, and retried by later runs) or the source throttled
+    the run; failed: the source would not serve the run at all."""
+    stats = run.stats
+    if run.stopped_by in SOURCE_REFUSED and stats.pages == 0 and run.retried == 0:
+        return "failed"
+    if run.stopped_by in SOURCE_REFUSED or stats.failed or stats.failed_pages:
+        return "partial"
+    return "succeeded"
+
+
+def _skips_note(run: SourceRun) -> str | None:
+    if not run.skipped_total:
+        return None
+    listed = "; ".join(f"{item.label}: {item.reason}" for item in run.skipped[:5])
+    more = run.skipped_total - min(5, len(run.skipped))
+    return f"skipped {run.skipped_total}: {listed}" + (f" (and {more} more)" if more > 0 else "")
+
+
+def _retry_key(kind: str, position: Checkpoint) -> str:
+    return json.dumps(position, sort_keys=True, separators=(",", ":")) if kind == "page" else str(position["id"])
+
+
+class _Crawl:
+    """One source's run: first the pages and items earlier runs lost, then the plan from the checkpoint."""
+
+    def __init__(self, pipeline: IngestPipeline, run: SourceRun, options: RunOptions) -> None:
+        self.pipeline = pipeline
+        self.database = pipeline.database
+        self.run_ = run
+        self.options = options
+        self.seen: set[str] = set()
+        # Losses this run already recorded (a page the retry pass could not fetch is met again by the walk).
+        self.lost: set[tuple[str, str]] = set()
+        self._last_beat = time.monotonic()
+
+    def run(self, source: CatalogSource) -> None:
+        if not self.options.dry_run:
+            self._retry_lost(source)
+        if self.run_.stopped_by is not None:
+            return
+        pages = source.pages(self.run_.checkpoint)
         try:
-            self._walk(
-                source, run, pages, deadline=deadline, limit=limit, dry_run=dry_run, on_progress=on_progress
-            )
+            self._walk(source, pages)
         finally:
             pages.close()
-        if run.stopped_by is None and stats.failed == 0 and stats.failed_pages == 0:
-            run.status = "succeeded"
-        else:
-            run.status = "partial"
 
-    def _walk(
-        self,
-        source: CatalogSource,
-        run: SourceRun,
-        pages: Generator[SourcePage],
-        *,
-        deadline: Deadline,
-        limit: int | None,
-        dry_run: bool,
-        on_progress: Callable[[str, int], None] | None,
-    ) -> None:
-        stats = run.stats
-        seen: set[str] = set()
+    # -- what earlier runs lost ------------------------------------------------------------------------------
+    def _retry_lost(self, source: CatalogSource) -> None:
+        run, options = self.run_, self.options
+        for entry in self.database.list_ingest_retries(source=run.source):
+            if self._must_stop():
+                return
+            kind, position = entry["kind"], entry["position"]
+            try:
+                page = source.page_at(position) if kind == "page" else source.item_page(position)
+            except UpstreamRateLimitedError as exc:
+                run.stopped_by, run.error = "rate_limited", exc.message
+                return
+            except UpstreamUnreachableError as exc:
+                run.stopped_by, run.error = "unreachable", exc.message
+                return
+            if page.error is not None:
+                self.lost.add((kind, entry["retry_key"]))
+                attempts = self.database.record_ingest_retry(
+                    source=run.source, kind=kind, key=entry["retry_key"], position=position,
+                    label=page.label, reason=page.error.message, run_id=run.run_id,
+                )
+                if kind == "page":
+                    run.stats.failed_pages += 1
+                else:
+                    run.stats.failed += 1
+                    run.stats.fetched += 1
+                given_up = attempts >= MAX_RETRY_ATTEMPTS
+                if given_up:
+                    self.database.clear_ingest_retry(source=run.source, kind=kind, key=entry["retry_key"])
+                reason = page.error.message + (f" (dropped after {attempts} attempts)" if given_up else "")
+                run.skip(Skip(kind, page.label, reason, retried_later=not given_up))
+                continue
+            outcome = self._ingest(source, page)
+            if not outcome.finished:
+                return  # interrupted (deadline, limit, rate limit); the entry stays for the next run
+            self.database.clear_ingest_retry(source=run.source, kind=kind, key=entry["retry_key"])
+            run.retried += 1
+            logger.info("recovered what an earlier run lost", extra={"source": run.source, "page": page.label})
+            if options.on_progress is not None:
+                options.on_progress(run.source, outcome.processed)
+
+    # -- the plan --------------------------------------------------------------------------------------------
+    def _walk(self, source: CatalogSource, pages: Generator[SourcePage]) -> None:
+        run, options = self.run_, self.options
         longest_page_s = 0.0
-        failure_streak: list[Checkpoint] = []
+        failure_streak: list[SourcePage] = []
         while True:
-            if deadline.seconds_left() <= longest_page_s:
+            if options.deadline.seconds_left() <= longest_page_s:
                 run.stopped_by = "deadline"
                 break
-            if limit is not None and stats.fetched >= limit:
+            if options.limit is not None and run.stats.fetched >= options.limit:
                 run.stopped_by = "limit"
                 break
-            page_started_left = deadline.seconds_left()
+            page_started_left = options.deadline.seconds_left()
             page_started = time.monotonic()
             try:
                 page = next(pages)
@@ -315,63 +424,111 @@ class IngestPipeline:
             except UpstreamRateLimitedError as exc:
                 run.stopped_by, run.error = "rate_limited", exc.message
                 break
+            except UpstreamUnreachableError as exc:
+                run.stopped_by, run.error = "unreachable", exc.message
+                break
+            if page.error is not None and ("page", _retry_key("page", page.position)) in self.lost:
+                # Already counted and listed by the retry pass of this run.
+                run.checkpoint = page.next_position
+                self._save_checkpoint()
+                continue
             if page.error is not None:
-                stats.failed_pages += 1
+                run.stats.failed_pages += 1
                 logger.warning(
                     "ingest page failed; skipped",
                     extra={"source": run.source, "page": page.label, "reason": page.error.message},
                 )
-                failure_streak.append(page.position)
-                if len(failure_streak) >= self.max_consecutive_page_failures:
+                failure_streak.append(page)
+                if len(failure_streak) >= self.pipeline.max_consecutive_page_failures:
+                    # The source is down, not one page flaky: the next run starts again at the streak's start,
+                    # so these pages are not lost and not queued.
                     run.stopped_by, run.error = "upstream_failures", page.error.message
-                    run.checkpoint = failure_streak[0]
-                    self._save_checkpoint(run, dry_run)
+                    run.checkpoint = failure_streak[0].position
+                    self._save_checkpoint()
                     break
                 run.checkpoint = page.next_position
-                self._save_checkpoint(run, dry_run)
+                self._save_checkpoint()
                 continue
+            self._record_lost_pages(failure_streak)
             failure_streak.clear()
-            outcome = self._ingest_page(
-                source, page, stats, seen=seen, deadline=deadline, limit=limit, dry_run=dry_run
-            )
+            outcome = self._ingest(source, page)
             run.checkpoint = page.next_position if outcome.finished else page.position
-            self._save_checkpoint(run, dry_run)
-            if on_progress is not None:
-                on_progress(run.source, outcome.processed)
+            self._save_checkpoint()
+            if options.on_progress is not None:
+                options.on_progress(run.source, outcome.processed)
             elapsed = (
-                page_started_left - deadline.seconds_left()
+                page_started_left - options.deadline.seconds_left()
                 if math.isfinite(page_started_left)
                 else time.monotonic() - page_started
             )
             longest_page_s = max(longest_page_s, elapsed)
-            if outcome.rate_limited:
-                run.stopped_by = "rate_limited"
+            if outcome.stopped_by is not None:
+                run.stopped_by = outcome.stopped_by
+                run.error = outcome.error
                 break
+        if run.stopped_by != "upstream_failures":
+            self._record_lost_pages(failure_streak)
 
-    def _ingest_page(
-        self,
-        source: CatalogSource,
-        page: SourcePage,
-        stats: SourceStats,
-        *,
-        seen: set[str],
-        deadline: Deadline,
-        limit: int | None,
-        dry_run: bool,
-    ) -> _PageOutcome:
+    def _record_lost_pages(self, pages: Sequence[SourcePage]) -> None:
+        for page in pages:
+            assert page.error is not None
+            self._record_loss("page", page.position, page.label, page.error.message)
+
+    def _record_loss(self, kind: Literal["page", "item"], position: Checkpoint, label: str, reason: str) -> None:
+        run = self.run_
+        self.lost.add((kind, _retry_key(kind, position)))
+        if not self.options.dry_run and run.run_id is not None:
+            self.database.record_ingest_retry(
+                source=run.source, kind=kind, key=_retry_key(kind, position), position=position, label=label,
+                reason=reason, run_id=run.run_id,
+            )
+        run.skip(Skip(kind, label, reason, retried_later=not self.options.dry_run))
+
+    def _must_stop(self) -> bool:
+        run, options = self.run_, self.options
+        if options.deadline.expired():
+            run.stopped_by = "deadline"
+        elif options.limit is not None and run.stats.fetched >= options.limit:
+            run.stopped_by = "limit"
+        return run.stopped_by is not None
+
+    def _heartbeat(self) -> None:
+        if self.options.dry_run or self.run_.run_id is None:
+            return
+        if time.monotonic() - self._last_beat >= HEARTBEAT_EVERY_S:
+            self.database.ingest_heartbeat(run_id=self.run_.run_id)
+            self._last_beat = time.monotonic()
+
+    def _save_checkpoint(self) -> None:
+        run = self.run_
+        if self.options.dry_run or run.run_id is None:
+            return
+        self.database.save_ingest_checkpoint(
+            run_id=run.run_id, source=run.source, checkpoint=run.checkpoint, stats=run.stats.as_dict()
+        )
+        self._last_beat = time.monotonic()
+
+    # -- one page --------------------------------------------------------------------------------------------
+    def _ingest(self, source: CatalogSource, page: SourcePage) -> _PageOutcome:
+        stats, options = self.run_.stats, self.options
         stats.pages += 1
-        # Entries without an id or a title: seen, and failed.
+        # Entries without an id or a title: seen, and failed; nothing to fetch again by.
         stats.fetched += page.incomplete
         stats.failed += page.incomplete
+        if page.incomplete:
+            self.run_.skip(
+                Skip("item", f"{page.incomplete} entries on {page.label}", "no usable id or title", False)
+            )
         fresh_rows: list[Row] = []
         for row in page.rows:
             keys = source.identity_keys(row)
-            if any(key in seen for key in keys):
+            if any(key in self.seen for key in keys):
                 stats.duplicates += 1
                 continue
-            seen.update(keys)
+            self.seen.update(keys)
             fresh_rows.append(row)
         finished = True
+        limit = options.limit
         if limit is not None and stats.fetched + len(fresh_rows) > limit:
             fresh_rows = fresh_rows[: limit - stats.fetched]
             finished = False
@@ -385,21 +542,26 @@ class IngestPipeline:
 
         to_embed: list[tuple[Row, str]] = []
         to_refresh: list[Row] = []
-        rate_limited = False
+        stopped_by: StopReason | None = None
+        error: str | None = None
         processed = 0
         for row in fresh_rows:
             external_id = str(row[source.key_field])
             stored_hash = stored.get(external_id)
             text = source.embedding_text(row)
             text_hash = content_hash(text)
-            if stored_hash != text_hash and source.needs_completion:
-                if deadline.expired():
+            if stored_hash != text_hash and source.needs_completion and not page.completed:
+                if options.deadline.expired():
                     finished = False
                     break
+                self._heartbeat()
                 try:
                     row = source.complete(row)
-                except UpstreamRateLimitedError:
-                    finished, rate_limited = False, True
+                except UpstreamRateLimitedError as exc:
+                    finished, stopped_by, error = False, "rate_limited", exc.message
+                    break
+                except UpstreamUnreachableError as exc:
+                    finished, stopped_by, error = False, "unreachable", exc.message
                     break
                 except UpstreamAuthError:
                     raise
@@ -411,6 +573,12 @@ class IngestPipeline:
                         "ingest item failed; skipped",
                         extra={"source": source.name, "id": external_id, "reason": exc.message},
                     )
+                    label = f"{source.name} item {external_id}"
+                    if isinstance(exc, UpstreamNotFoundError):
+                        # Gone from the source: nothing a later run could fetch.
+                        self.run_.skip(Skip("item", label, exc.message, retried_later=False))
+                    else:
+                        self._record_loss("item", {"id": row[source.key_field]}, label, exc.message)
                     continue
                 text = source.embedding_text(row)
                 text_hash = content_hash(text)
@@ -419,7 +587,7 @@ class IngestPipeline:
             row["content_hash"] = text_hash
             if stored_hash == text_hash:
                 to_refresh.append({**row, "embedding": None})
-            elif dry_run:
+            elif options.dry_run:
                 if stored_hash is None:
                     stats.new += 1
                 else:
@@ -427,26 +595,25 @@ class IngestPipeline:
             else:
                 to_embed.append((row, text))
 
-        if dry_run:
+        if options.dry_run:
             stats.unchanged += len(to_refresh)
-            return _PageOutcome(processed, finished, rate_limited)
+            return _PageOutcome(processed, finished, stopped_by, error)
         if to_embed:
-            vectors = self.embedder.embed_passages([text for _, text in to_embed])
+            vectors = self.pipeline.embedder.embed_passages([text for _, text in to_embed])
             for (row, _), vector in zip(to_embed, vectors, strict=True):
                 row["embedding"] = vector
             stats.embedded += len(to_embed)
-        if to_embed:
-            self._upsert(source, source.upsert, [row for row, _ in to_embed], stats)
+            self._upsert(source, source.upsert, [row for row, _ in to_embed])
         if to_refresh:
-            self._upsert(source, source.refresh, to_refresh, stats)
-        return _PageOutcome(processed, finished, rate_limited)
+            self._upsert(source, source.refresh, to_refresh)
+        return _PageOutcome(processed, finished, stopped_by, error)
 
     def _upsert(
-        self, source: CatalogSource, write: Callable[[Any, list[Row]], dict[str, int]], rows: list[Row],
-        stats: SourceStats,
+        self, source: CatalogSource, write: Callable[[Any, list[Row]], dict[str, int]], rows: list[Row]
     ) -> None:
         """One statement per page. If the database refuses the batch, find the row it refuses: the others
         are written one by one and only the refused ones count as failed."""
+        stats = self.run_.stats
         try:
             counts = write(self.database, rows)
         except DatabaseUnavailableError:
@@ -464,6 +631,9 @@ class IngestPipeline:
                     raise
                 except (ValidationError, ConflictError, DatabaseError) as row_exc:
                     stats.failed += 1
+                    self.run_.skip(
+                        Skip("item", f"{source.name} item {row.get(source.key_field)}", row_exc.message, False)
+                    )
                     logger.warning(
                         "row refused by the database; skipped",
                         extra={
@@ -478,35 +648,3 @@ class IngestPipeline:
         stats.new += counts.get("inserted", 0)
         stats.updated += counts.get("updated", 0)
         stats.unchanged += counts.get("unchanged", 0)
-
-    def _save_checkpoint(self, run: SourceRun, dry_run: bool) -> None:
-        if dry_run or run.run_id is None:
-            return
-        self.database.save_ingest_checkpoint(
-            run_id=run.run_id, source=run.source, checkpoint=run.checkpoint, stats=run.stats.as_dict()
-        )
-
-
-SOURCE_NAMES: tuple[str, ...] = ("tmdb", "google_books")
-
-
-def build_pipeline(
-    settings: Settings,
-    database: Database,
-    embedder: PassageEmbedder,
-    *,
-    tmdb_options: Mapping[str, Any] | None = None,
-    books_options: Mapping[str, Any] | None = None,
-) -> IngestPipeline:
-    """The pipeline over both sources as the settings describe them (base URLs, keys, rates, languages).
-    The options reach each source's `from_settings` (subjects, pages per slice, retry policy, sleep)."""
-
-    def tmdb(seconds_left: Callable[[], float]) -> CatalogSource:
-        return TmdbSource.from_settings(settings, seconds_left=seconds_left, **(tmdb_options or {}))
-
-    def google_books(seconds_left: Callable[[], float]) -> CatalogSource:
-        return GoogleBooksSource.from_settings(settings, seconds_left=seconds_left, **(books_options or {}))
-
-    return IngestPipeline(
-        database=database, embedder=embedder, sources={"tmdb": tmdb, "google_books": google_books}
-    )

@@ -14,7 +14,7 @@ from cinelibre.db.port import Database, Row
 from cinelibre.embedding import movie_text
 from cinelibre.errors import ConfigurationError, UpstreamAuthError, UpstreamError
 from cinelibre.ingest.base import Checkpoint, IncompleteRecordError, SourcePage
-from cinelibre.ingest.http import RetryPolicy, SourceClient, UpstreamRateLimitedError
+from cinelibre.ingest.http import RetryPolicy, SourceClient, UpstreamRateLimitedError, UpstreamUnreachableError
 from cinelibre.settings import Settings
 
 # TMDB refuses page > 500 whatever `total_pages` says (popular reports 42471).
@@ -127,6 +127,8 @@ class TmdbSource:
         self.plan = discover_plan(languages, self.today)
         self.last_page_cap = min(TMDB_MAX_PAGE, pages_per_slice or TMDB_MAX_PAGE)
         self._genre_names: dict[int, str] | None = None
+        # Each slice's last page as TMDB last reported it, so a lost page knows whether it ended its slice.
+        self._last_pages: dict[int, int] = {}
 
     @classmethod
     def from_settings(
@@ -161,43 +163,69 @@ class TmdbSource:
 
     # -- source protocol ----------------------------------------------------------------------------------
     def pages(self, checkpoint: Checkpoint | None) -> Generator[SourcePage]:
-        genre_names = self.genre_names()
         start_slice, start_page = self._locate(checkpoint)
         for index in range(start_slice, len(self.plan)):
-            slice_ = self.plan[index]
-            following = self._slice_start(index + 1)
             page = start_page if index == start_slice else 1
-            last_page: int | None = None
             while True:
-                position = {"slice": slice_.key, "page": page}
-                label = f"discover {slice_.key} page {page}"
-                try:
-                    body = self.client.get_json("discover/movie", {**slice_.params(self.today), "page": page})
-                    results, total_pages = _paged_results(body)
-                except (UpstreamAuthError, UpstreamRateLimitedError):
-                    raise
-                except UpstreamError as exc:
-                    # The page is lost for this cycle, not the slice: a page past the end answers empty.
-                    upper = last_page if last_page is not None else self.last_page_cap
-                    after = {"slice": slice_.key, "page": page + 1} if page < upper else following
-                    yield SourcePage(label, position, after, error=exc)
-                    if page >= upper:
-                        break
-                    page += 1
-                    continue
-                last_page = min(total_pages, self.last_page_cap)
-                rows, incomplete = [], 0
-                for entry in results:
-                    try:
-                        rows.append(movie_from_listing(entry, genre_names, self.image_base_url))
-                    except IncompleteRecordError:
-                        incomplete += 1
-                done = page >= last_page or not results
-                after = following if done else {"slice": slice_.key, "page": page + 1}
-                yield SourcePage(label, position, after, rows=rows, incomplete=incomplete)
+                source_page, done = self._fetch_page(index, page)
+                yield source_page
                 if done:
                     break
                 page += 1
+
+    def page_at(self, position: Checkpoint) -> SourcePage:
+        """The listing page at `position` alone (a page an earlier run lost)."""
+        slice_key, page = position.get("slice"), position.get("page")
+        index = next((i for i, s in enumerate(self.plan) if s.key == slice_key), None)
+        if index is None or not isinstance(page, int) or not 1 <= page <= self.last_page_cap:
+            # The plan changed since (languages, depth): the page no longer exists; nothing to fetch.
+            return SourcePage(f"discover {slice_key} page {page}", position, None)
+        source_page, _ = self._fetch_page(index, page)
+        return source_page
+
+    def item_page(self, position: Checkpoint) -> SourcePage:
+        """One title an earlier run lost, fetched with its details: a page of one complete row."""
+        tmdb_id = position.get("id")
+        label = f"movie {tmdb_id}"
+        if not isinstance(tmdb_id, int):
+            return SourcePage(label, position, None)
+        try:
+            row = self.complete({"tmdb_id": tmdb_id})
+        except (UpstreamAuthError, UpstreamRateLimitedError, UpstreamUnreachableError):
+            raise
+        except UpstreamError as exc:
+            return SourcePage(label, position, None, error=exc)
+        return SourcePage(label, position, None, rows=[row], completed=True)
+
+    def _fetch_page(self, index: int, page: int) -> tuple[SourcePage, bool]:
+        """Page `page` of slice `index`, and whether it is the slice's last. A page that cannot be had is
+        returned with its error (lost for this cycle, not the slice: a page past the end answers empty)."""
+        genre_names = self.genre_names()
+        slice_ = self.plan[index]
+        following = self._slice_start(index + 1)
+        position = {"slice": slice_.key, "page": page}
+        label = f"discover {slice_.key} page {page}"
+        try:
+            body = self.client.get_json("discover/movie", {**slice_.params(self.today), "page": page})
+            results, total_pages = _paged_results(body)
+        except (UpstreamAuthError, UpstreamRateLimitedError, UpstreamUnreachableError):
+            raise
+        except UpstreamError as exc:
+            upper = self._last_pages.get(index, self.last_page_cap)
+            done = page >= upper
+            after = following if done else {"slice": slice_.key, "page": page + 1}
+            return SourcePage(label, position, after, error=exc), done
+        last_page = min(total_pages, self.last_page_cap)
+        self._last_pages[index] = last_page
+        rows, incomplete = [], 0
+        for entry in results:
+            try:
+                rows.append(movie_from_listing(entry, genre_names, self.image_base_url))
+            except IncompleteRecordError:
+                incomplete += 1
+        done = page >= last_page or not results
+        after = following if done else {"slice": slice_.key, "page": page + 1}
+        return SourcePage(label, position, after, rows=rows, incomplete=incomplete), done
 
     def complete(self, row: Row) -> Row:
         details = self.client.get_json(
@@ -234,15 +262,16 @@ class TmdbSource:
 
     # -- helpers ------------------------------------------------------------------------------------------
     def genre_names(self) -> dict[int, str]:
-        """Genre id → name, fetched once: listings carry only ids. Without the list (a transient failure)
-        listings hash without genres, so every title looks changed and gets its details, which carry names."""
+        """Genre id → name, fetched once: listings carry only ids. Its failure is the run's: without names
+        every listing would hash differently from what is stored, and one request that cannot be had after
+        retries says the host is in no state to be crawled."""
         if self._genre_names is None:
             try:
                 body = self.client.get_json("genre/movie/list", {"language": DISPLAY_LANGUAGE})
-            except (UpstreamAuthError, UpstreamRateLimitedError):
+            except (UpstreamAuthError, UpstreamRateLimitedError, UpstreamUnreachableError):
                 raise
-            except UpstreamError:
-                return {}
+            except UpstreamError as exc:
+                raise UpstreamError(f"tmdb: the genre list is unavailable ({exc.message})") from None
             self._genre_names = {
                 genre["id"]: genre["name"]
                 for genre in (body.get("genres") or [] if isinstance(body, Mapping) else [])
