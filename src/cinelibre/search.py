@@ -20,12 +20,13 @@ from typing import Any, Protocol
 
 from cinelibre.db.port import Database, ItemType, ItemTypeFilter, Row
 from cinelibre.errors import ValidationError
+from cinelibre.text import clean_query, has_words, phonetic_key, scripts
 
 MAX_QUERY_LENGTH = 500
 MAX_RESULTS = 50
 # How many nearest neighbours each kind contributes before fusion; the SQL functions cap it at 200.
 MAX_VECTOR_CANDIDATES = 200
-# search_titles caps its count at 50.
+# search_lexical caps each of its rankings at 50.
 MAX_TITLE_CANDIDATES = 50
 
 ItemKey = tuple[str, int]
@@ -106,10 +107,38 @@ def reciprocal_rank_fusion(
 
 
 _IMAGE_COLUMN = {"movie": "poster_url", "book": "thumbnail_url"}
-_SUMMARY_COLUMNS = {
-    "movie": ("original_language", "genres", "director", "overview", "vote_average"),
-    "book": ("language", "categories", "authors", "description"),
-}
+# Every hit carries these, whichever ranking found it (issue 12: a title-only hit was a bare card).
+DETAIL_FIELDS = ("language", "genres", "director", "overview", "authors", "categories")
+
+
+def _semantic_details(kind: ItemType, row: Row) -> dict[str, Any]:
+    if kind == "movie":
+        return {
+            "language": row.get("original_language"), "genres": row.get("genres"),
+            "director": row.get("director"), "overview": row.get("overview"), "authors": None,
+            "categories": None,
+        }
+    return {
+        "language": row.get("language"), "genres": None, "director": None, "overview": row.get("description"),
+        "authors": row.get("authors"), "categories": row.get("categories"),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class FusionWeights:
+    """Weights of the three rankings in reciprocal rank fusion, tuned on bench/relevance (see
+    docs/search.md). A title match counts by how closely the query matches a title word
+    (title_similarity) and how much of the whole title it covers, so a one-word topic query ("love") is
+    not led by a long title that merely contains the word ("Dr. Strangelove ... Love the Bomb"), while an
+    exact or near-exact title still comes first."""
+
+    rrf_k: int = 60
+    semantic: float = 1.0
+    # The shipped model is English only: a query with no Latin letters is carried by the lexical rankings.
+    semantic_non_latin: float = 0.25
+    title: float = 2.0
+    title_coverage_power: float = 0.5
+    text: float = 1.0
 
 
 class SemanticSearch:
@@ -118,16 +147,12 @@ class SemanticSearch:
         database: Database,
         embedder: QueryEmbedder,
         *,
-        rrf_k: int = 60,
-        title_weight: float = 2.0,
+        weights: FusionWeights | None = None,
         candidates_per_result: int = 3,
     ) -> None:
         self._database = database
         self._embedder = embedder
-        self._rrf_k = rrf_k
-        # A title match counts up to twice a semantic rank: a query that names a title should find it
-        # first, while loose title overlaps (title_similarity near the SQL cut-off of 0.5) count less.
-        self._title_weight = title_weight
+        self._weights = weights or FusionWeights()
         self._candidates_per_result = candidates_per_result
 
     def search(
@@ -139,51 +164,72 @@ class SemanticSearch:
         threshold: float = 0.3,
         filters: SearchFilters | None = None,
     ) -> SearchOutcome:
-        text = " ".join(query.split())
-        if not text:
-            raise ValidationError("q must not be empty", details={"field": "q"})
-        if len(text) > MAX_QUERY_LENGTH:
+        if len(query) > MAX_QUERY_LENGTH:
             raise ValidationError(f"q must be at most {MAX_QUERY_LENGTH} characters", details={"field": "q"})
+        text = clean_query(query)
+        if not has_words(text):
+            raise ValidationError("q has no letters or digits to search for", details={"field": "q"})
         if not 1 <= limit <= MAX_RESULTS:
             raise ValidationError(f"limit must be 1 to {MAX_RESULTS}", details={"field": "limit"})
         if not 0.0 <= threshold <= 1.0:
             raise ValidationError("threshold must be between 0 and 1", details={"field": "threshold"})
         filters = filters or SearchFilters()
         kinds = filters.kinds(item_type)
+        weights = self._weights
 
-        # The title match needs no embedding: it runs on the database while the model embeds the query.
-        title_count = min(MAX_TITLE_CANDIDATES, max(10, limit))
+        # The lexical rankings need no embedding: they run on the database while the model embeds the query.
+        lexical_count = min(MAX_TITLE_CANDIDATES, max(10, limit))
         started = time.perf_counter()
-        title_lookup = _TITLE_LOOKUPS.submit(self._title_rows, text, kinds, title_count, filters)
+        query_key = phonetic_key(text)
+        lexical_lookup = _TITLE_LOOKUPS.submit(self._lexical_rows, text, query_key, kinds, lexical_count, filters)
         query_embedding = self._embedder.embed_query(text)
         embedded = time.perf_counter()
-        title_rows_found = title_lookup.result()
 
         candidate_count = min(MAX_VECTOR_CANDIDATES, max(20, limit * self._candidates_per_result))
-        # Threshold 0 in SQL: candidates under the threshold still lend a title match their similarity; the
-        # threshold is applied to the semantic ranking below.
+        # Threshold 0 in SQL: candidates under the threshold still lend a lexical match their similarity;
+        # the threshold is applied to the semantic ranking below.
         candidates: dict[ItemKey, Row] = {}
         for kind in kinds:
             for row in self._match(kind, query_embedding, candidate_count, filters):
                 candidates[(kind, int(row["id"]))] = row
-        title_rows = self._title_matches(text, title_rows_found, kinds)
+        lexical = {
+            (row["item_type"], int(row["item_id"])): row
+            for row in lexical_lookup.result()
+            if row["item_type"] in kinds
+        }
         finished = time.perf_counter()
 
         semantic = sorted(
             (key for key, row in candidates.items() if row["similarity"] >= threshold),
             key=lambda key: -candidates[key]["similarity"],
         )
-        titles = [(row["item_type"], int(row["item_id"])) for row in title_rows]
-        title_similarity = {
-            key: float(row["title_similarity"]) for key, row in zip(titles, title_rows, strict=True)
-        }
-        fused = reciprocal_rank_fusion(
-            [semantic, titles],
-            [[1.0] * len(semantic), [self._title_weight * title_similarity[key] for key in titles]],
-            k=self._rrf_k,
+        folded = text.casefold()
+
+        def title_weight(row: Row) -> float:
+            coverage = float(row["title_coverage"] or 0.0)
+            return weights.title * float(row["title_similarity"]) * coverage**weights.title_coverage_power
+
+        # Equal scores ("Drishyam" and "Drishyam 2"): the exact title first, then the shorter, closer one.
+        titles = sorted(
+            (key for key, row in lexical.items() if row["title_similarity"] is not None),
+            key=lambda key: (-title_weight(lexical[key]), lexical[key]["title"].casefold() != folded,
+                             len(lexical[key]["title"]), key),
         )
-        title_row_by_key = dict(zip(titles, title_rows, strict=True))
-        semantic_keys = set(semantic)
+        texts = sorted(
+            (key for key, row in lexical.items() if row["text_rank"] is not None),
+            key=lambda key: (-float(lexical[key]["text_rank"]), key),
+        )
+        semantic_weight = weights.semantic if "latin" in scripts(text) else weights.semantic_non_latin
+        fused = reciprocal_rank_fusion(
+            [semantic, titles, texts],
+            [
+                [semantic_weight] * len(semantic),
+                [title_weight(lexical[key]) for key in titles],
+                [weights.text] * len(texts),
+            ],
+            k=weights.rrf_k,
+        )
+        ranked_by = {"semantic": set(semantic), "title": set(titles), "text": set(texts)}
         ordered = sorted(
             fused,
             key=lambda key: (
@@ -193,7 +239,7 @@ class SemanticSearch:
             ),
         )
         hits = [
-            self._hit(key, fused[key], candidates.get(key), title_row_by_key.get(key), key in semantic_keys)
+            self._hit(key, fused[key], candidates.get(key), lexical.get(key), ranked_by)
             for key in ordered[:limit]
         ]
         return SearchOutcome(
@@ -223,38 +269,26 @@ class SemanticSearch:
             year_to=filters.year_to,
         )
 
-    def _title_rows(
-        self, text: str, kinds: tuple[ItemType, ...], count: int, filters: SearchFilters
+    def _lexical_rows(
+        self, text: str, query_key: str, kinds: tuple[ItemType, ...], count: int, filters: SearchFilters
     ) -> list[Row]:
         item_type: ItemTypeFilter = kinds[0] if len(kinds) == 1 else "all"
-        return self._database.search_titles(
-            query=text, item_type=item_type, count=count, language=filters.language, genre=filters.genre,
-            category=filters.category, year_from=filters.year_from, year_to=filters.year_to,
+        return self._database.search_lexical(
+            query=text, query_key=query_key, item_type=item_type, count=count, language=filters.language,
+            genre=filters.genre, category=filters.category, year_from=filters.year_from,
+            year_to=filters.year_to,
         )
-
-    @staticmethod
-    def _title_matches(text: str, rows: list[Row], kinds: tuple[ItemType, ...]) -> list[Row]:
-        # The database applied the filters; only the kinds asked for remain to be picked.
-        kept = [row for row in rows if row["item_type"] in kinds]
-        folded = text.casefold()
-        # Equal trigram scores ("Drishyam" and "Drishyam 2" both contain the word fully): the exact title
-        # first, then the shorter, i.e. closer, one.
-        kept.sort(
-            key=lambda row: (
-                -float(row["title_similarity"]),
-                row["title"].casefold() != folded,
-                len(row["title"]),
-            )
-        )
-        return kept
 
     @staticmethod
     def _hit(
-        key: ItemKey, score: float, candidate: Row | None, title_row: Row | None, semantic: bool
+        key: ItemKey, score: float, candidate: Row | None, lexical_row: Row | None, ranked_by: dict[str, set]
     ) -> SearchHit:
         kind, item_id = key
-        matched_by = tuple(
-            name for name, present in (("semantic", semantic), ("title", title_row)) if present
+        matched_by = tuple(name for name, keys in ranked_by.items() if key in keys)
+        title_similarity = (
+            float(lexical_row["title_similarity"])
+            if lexical_row is not None and lexical_row["title_similarity"] is not None
+            else None
         )
         if candidate is not None:
             return SearchHit(
@@ -265,19 +299,21 @@ class SemanticSearch:
                 image_url=candidate[_IMAGE_COLUMN[kind]],
                 score=score,
                 similarity=float(candidate["similarity"]),
-                title_similarity=float(title_row["title_similarity"]) if title_row else None,
+                title_similarity=title_similarity,
                 matched_by=matched_by,
-                details={column: candidate.get(column) for column in _SUMMARY_COLUMNS[kind]},
+                details=_semantic_details(kind, candidate),
             )
-        assert title_row is not None  # fusion only holds keys from the two rankings
+        if lexical_row is None:  # fusion only holds keys from the rankings
+            raise AssertionError(f"{key} was fused without a row")
         return SearchHit(
             item_id=item_id,
             item_type=kind,
-            title=title_row["title"],
-            year=title_row["year"],
-            image_url=title_row["image_url"],
+            title=lexical_row["title"],
+            year=lexical_row["year"],
+            image_url=lexical_row["image_url"],
             score=score,
             similarity=None,
-            title_similarity=float(title_row["title_similarity"]),
+            title_similarity=title_similarity,
             matched_by=matched_by,
+            details={name: lexical_row.get(name) for name in DETAIL_FIELDS},
         )

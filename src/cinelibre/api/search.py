@@ -18,7 +18,7 @@ from cinelibre.api.schemas import ERROR_RESPONSES, ItemTypeName, ItemTypeQuery
 from cinelibre.embedding import get_embedder
 from cinelibre.errors import ModelUnavailableError
 from cinelibre.observability import logger, metrics
-from cinelibre.search import MAX_QUERY_LENGTH, MAX_RESULTS, QueryEmbedder, SearchFilters, SemanticSearch
+from cinelibre.search import DETAIL_FIELDS, MAX_QUERY_LENGTH, MAX_RESULTS, QueryEmbedder, SearchFilters, SemanticSearch
 from cinelibre.settings import Settings, get_settings
 
 NAME = "cinelibre-search"
@@ -48,7 +48,10 @@ class SearchResult(compat.RecommendedItemAliases):
     title_similarity: float | None = Field(
         description="Trigram word similarity of query and title, if matched"
     )
-    matched_by: list[str] = Field(description='"semantic", "title" or both')
+    matched_by: list[str] = Field(
+        description='The rankings that found it: "semantic" (meaning), "title" (a title in any script or '
+        'spelling) and "text" (full-text match of titles, people, genres and overview)'
+    )
     language: str | None = None
     genres: list[str] | None = None
     director: str | None = None
@@ -118,12 +121,7 @@ def semantic_search(
                 "similarity": None if hit.similarity is None else round(hit.similarity, 4),
                 "title_similarity": None if hit.title_similarity is None else round(hit.title_similarity, 4),
                 "matched_by": list(hit.matched_by),
-                "language": details.get("original_language", details.get("language")),
-                "genres": details.get("genres"),
-                "director": details.get("director"),
-                "categories": details.get("categories"),
-                "authors": details.get("authors"),
-                "overview": details.get("overview", details.get("description")),
+                **{name: details.get(name) for name in DETAIL_FIELDS},
             }
         )
     body = {"query": q, "item_type": item_type, "count": len(results), "results": results}

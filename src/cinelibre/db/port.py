@@ -247,6 +247,8 @@ class Database(Protocol):
 
     def delete_user(self, *, user_id: str) -> bool:
         """Delete the account with its ratings, interactions, sessions and tokens; False if unknown."""
+        ...
+
     # -- ingest operations (issue 11) ------------------------------------------------------------------------
     def ingest_heartbeat(self, *, run_id: int) -> None:
         """Say the run is alive between checkpoints (a checkpoint says so too)."""
@@ -266,4 +268,22 @@ class Database(Protocol):
 
     def clear_ingest_retry(self, *, source: str, kind: Literal["page", "item"], key: str) -> None:
         """Forget a lost page or item once a run has fetched it (or given up on it)."""
+        ...
+
+    # -- multilingual search (issue 12)
+    def search_lexical(
+        self, *, query: str, query_key: str, item_type: ItemTypeFilter, count: int, language: str | None = None,
+        genre: str | None = None, category: str | None = None, year_from: int | None = None,
+        year_to: int | None = None,
+    ) -> list[Row]:
+        """The title ranking (trigram similarity of the query's phonetic key to the title keys, or of the
+        query to the title) and the full-text ranking, up to `count` each, in one call. Each row has the
+        full hit shape (item_id, item_type, title, year, image_url, language, genres, director, overview,
+        authors, categories) and title_similarity, title_coverage (None when not a title match) and
+        text_rank (None when not a full-text match). Filters as search_titles."""
+        ...
+
+    def set_title_keys(self, *, rows: Sequence[Row]) -> int:
+        """Store the title keys (cinelibre.text) of upserted items: rows of item_type, external_id (tmdb_id
+        or google_id) and title_keys. Returns how many items changed."""
         ...

@@ -187,12 +187,14 @@ class RpcDatabase:
         if not movies:
             return {"inserted": 0, "updated": 0, "unchanged": 0}
         rows = self._rpc.rows("upsert_movies", {"movie_rows": list(movies), "mark_demo": demo})
+        self.set_title_keys(rows=_title_key_rows("movie", movies))
         return {key: int(value) for key, value in rows[0].items()}
 
     def upsert_books(self, *, books: Sequence[Row], demo: bool = False) -> dict[str, int]:
         if not books:
             return {"inserted": 0, "updated": 0, "unchanged": 0}
         rows = self._rpc.rows("upsert_books", {"book_rows": list(books), "mark_demo": demo})
+        self.set_title_keys(rows=_title_key_rows("book", books))
         return {key: int(value) for key, value in rows[0].items()}
 
     def refresh_movie_figures(self, *, movies: Sequence[Row]) -> dict[str, int]:
@@ -304,3 +306,32 @@ class RpcDatabase:
 
     def clear_ingest_retry(self, *, source: str, kind: str, key: str) -> None:
         self._rpc.scalar("clear_ingest_retry", {"retry_source": source, "retry_kind": kind, "retry_item_key": key})
+    # -- multilingual search (issue 12)
+    def search_lexical(
+        self, *, query: str, query_key: str, item_type: ItemTypeFilter, count: int, language: str | None = None,
+        genre: str | None = None, category: str | None = None, year_from: int | None = None,
+        year_to: int | None = None,
+    ) -> list[Row]:
+        return self._rpc.rows("search_lexical", {
+            "search_query": query, "query_key": query_key, "filter_item_type": item_type, "match_count": count,
+            "filter_language": language, "filter_genre": genre, "filter_category": category,
+            "year_from": year_from, "year_to": year_to,
+        })
+
+    def set_title_keys(self, *, rows: Sequence[Row]) -> int:
+        if not rows:
+            return 0
+        return int(self._rpc.scalar("set_title_keys", {"key_rows": list(rows)}) or 0)
+
+
+def _title_key_rows(item_type: ItemType, rows: Sequence[Row]) -> list[Row]:
+    """The phonetic title keys of upserted rows (issue 12): computed here, on the one path every ingest
+    and the demo loader share, because the transliteration library is Python."""
+    from cinelibre.text import book_title_keys, movie_title_keys
+
+    if item_type == "movie":
+        return [
+            {"item_type": "movie", "external_id": str(row["tmdb_id"]), "title_keys": movie_title_keys(row)}
+            for row in rows
+        ]
+    return [{"item_type": "book", "external_id": row["google_id"], "title_keys": book_title_keys(row)} for row in rows]

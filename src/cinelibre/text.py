@@ -1,0 +1,171 @@
+"""Text preparation for search in the catalog's languages: cleaning a query, telling its script, romanizing
+Indian scripts, and the phonetic key that lets spellings of one title meet.
+
+A title is known by several spellings: its own script (దృశ్యం is not Devanagari दृश्यम, though both say
+"drishyam"), an official romanization ("Drishyam") and the ones people type ("Drushyam", "Dhrishyam").
+Every spelling is first romanized (Indian scripts through indic-transliteration, MIT licence, to ISO 15919,
+then folded to ASCII), then reduced to a key that drops what romanizations disagree on: vowel length,
+aspiration, voicing, doubled consonants, the inherent final "a", -am/-om. Stored titles carry their keys
+(`title_keys`, indexed by trigrams); a query is keyed the same way, so a title typed in any script or
+spelling is matched by trigram similarity of keys.
+
+indic-transliteration is imported only when a text holds an Indian script, so a Latin query never pays for it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import cache, lru_cache
+from typing import Any
+
+# Unicode blocks of the catalog's Indian scripts, by indic-transliteration's scheme name.
+INDIC_SCRIPTS: dict[str, tuple[int, int]] = {
+    "devanagari": (0x0900, 0x097F),
+    "bengali": (0x0980, 0x09FF),
+    "gurmukhi": (0x0A00, 0x0A7F),
+    "gujarati": (0x0A80, 0x0AFF),
+    "oriya": (0x0B00, 0x0B7F),
+    "tamil": (0x0B80, 0x0BFF),
+    "telugu": (0x0C00, 0x0C7F),
+    "kannada": (0x0C80, 0x0CFF),
+    "malayalam": (0x0D00, 0x0D7F),
+}
+KEY_SEPARATOR = " / "
+
+
+def script_of(char: str) -> str:
+    """"latin", one of INDIC_SCRIPTS, or "other" (digits and punctuation count as "common")."""
+    point = ord(char)
+    for name, (low, high) in INDIC_SCRIPTS.items():
+        if low <= point <= high:
+            return name
+    if char.isascii():
+        return "latin" if char.isalpha() else "common"
+    if unicodedata.category(char).startswith("L") and "LATIN" in unicodedata.name(char, ""):
+        return "latin"
+    return "common" if not char.isalpha() else "other"
+
+
+def scripts(text: str) -> set[str]:
+    """The scripts a text is written in (letters only)."""
+    return {script for script in map(script_of, text) if script != "common"}
+
+
+def clean_query(text: str) -> str:
+    """A query as search uses it: NFC, without control and format characters (NUL, zero-width joiners,
+    bidirectional marks), symbols (emoji) and stray combining marks, with whitespace collapsed. Marks that
+    belong to a letter (Indian vowel signs, accents) stay."""
+    kept: list[str] = []
+    for char in unicodedata.normalize("NFC", text):
+        category = unicodedata.category(char)
+        if category[0] == "C" or category[0] == "S":
+            kept.append(" ")
+        elif category[0] == "M" and (not kept or not kept[-1].strip()):
+            continue  # a mark with no letter to sit on
+        else:
+            kept.append(char)
+    return " ".join("".join(kept).split())
+
+
+def has_words(text: str) -> bool:
+    return any(char.isalnum() for char in text)
+
+
+@cache
+def _sanscript() -> Any:
+    from indic_transliteration import sanscript
+
+    return sanscript
+
+
+# ISO 15919 letters that ASCII folding would get wrong, before folding.
+_ISO_TO_ASCII = str.maketrans(
+    {"ṛ": "ri", "ṝ": "ri", "ḷ": "l", "ś": "sh", "ṣ": "sh", "ṅ": "n", "ñ": "n", "ṇ": "n", "ṁ": "m", "ṃ": "m"}
+)
+# Malayalam chillu letters are a consonant with an explicit virama (Unicode's own decomposition of the older
+# encoding); indic-transliteration knows only that spelling.
+_CHILLU = str.maketrans({"\u0d7a": "ണ്", "\u0d7b": "ന്", "\u0d7c": "ര്", "\u0d7d": "ല്", "\u0d7e": "ള്", "\u0d7f": "ക്"})
+# Hindi, Marathi and Bengali drop the inherent vowel between a vowel-consonant and a consonant-vowel
+# ("jalasāghara" is said "jalsāghar"); the romanizations people type follow speech.
+_SCHWA_DELETING = {"devanagari", "bengali", "gurmukhi", "gujarati"}
+_VOWELS = "aāiīuūeēoō"
+_MEDIAL_SCHWA = re.compile(f"(?<=[{_VOWELS}][^{_VOWELS}\\s])a(?=[^{_VOWELS}\\sh]h?[{_VOWELS}])")
+_FINAL_SCHWA = re.compile(f"(?<=[^{_VOWELS}\\s])a\\b")
+_INDIC_RUN = re.compile("|".join(f"[{chr(low)}-{chr(high)}]+" for low, high in INDIC_SCRIPTS.values()))
+
+
+def romanize(text: str) -> str:
+    """Latin letters for every Indian-script run of `text` (ISO 15919 folded to ASCII), lower case; other
+    text is folded to ASCII as it is."""
+
+    def latin(match: re.Match[str]) -> str:
+        run = match.group(0)
+        script = script_of(run[0])
+        sanscript = _sanscript()
+        iso = sanscript.transliterate(run.translate(_CHILLU), script, sanscript.ISO).replace("r̥", "ri")
+        if script in _SCHWA_DELETING:
+            iso = _MEDIAL_SCHWA.sub("", _FINAL_SCHWA.sub("", iso))
+        return iso
+
+    romanized = _INDIC_RUN.sub(latin, unicodedata.normalize("NFC", text)) if _INDIC_RUN.search(text) else text
+    romanized = unicodedata.normalize("NFC", romanized.casefold()).translate(_ISO_TO_ASCII)
+    folded = unicodedata.normalize("NFKD", romanized)
+    return "".join(char for char in folded if not unicodedata.combining(char))
+
+
+# Applied in order to romanized, lower-case ASCII. Each rule removes a difference between romanizations.
+_KEY_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"[^a-z0-9]+", " "),
+        (r"zh", "l"),  # Tamil/Malayalam ழ: "Manichitrathazhu", ISO "ḻ"
+        (r"x", "ks"),
+        (r"q", "k"),
+        (r"([bcdfgjklmnpqrstvwyz])h", r"\1"),  # aspiration: bh/dh/th/kh/gh/ch/jh/sh/ph
+        (r"iy(?=a)", "i"),  # "Lucia"/"lūsiyā"
+        (r"ee|ii|ie", "i"),
+        (r"oo|uu", "u"),
+        (r"[gq]", "k"),
+        (r"d", "t"),
+        (r"[bvwf]", "p"),
+        (r"[cjz]", "s"),  # ச/ஜ are one letter in Tamil; ज़/ज; "Jindagi"/"Zindagi"
+        (r"(.)\1+", r"\1"),  # doubled letters: "Kannathil"/"Kanathil", "aa"
+        (r"om\b", "am"),
+        (r"m(?=[kstpnlry])", "n"),  # anusvara before a consonant: "kamtara"/"kantara"
+        (r"\b(\w\w+?)a\b", r"\1"),  # the inherent final a: "sairata"/"sairat", "magadira"/"magadir"
+        (r"(ay|ai|ey)\b", "e"),  # "Sholay"/"shole"
+        (r"y\b", "i"),  # "Fandry"/"phĕṁḍrī"
+        (r"\b(\w\w+?[^aeiou ])u\b", r"\1"),  # the final u of Telugu, Kannada and Malayalam: "Devadasu"/"Devdas"
+    )
+)
+
+
+@lru_cache(maxsize=4096)
+def phonetic_key(text: str) -> str:
+    """The romanization-independent key of a title or query: "Drishyam", "दृश्यम" and "ദൃശ്യം" share one."""
+    key = romanize(text)
+    for pattern, replacement in _KEY_RULES:
+        key = pattern.sub(replacement, key)
+    return " ".join(key.split())
+
+
+def title_keys(titles: Iterable[str | None]) -> str | None:
+    """Every distinct key of an item's titles, joined for one trigram-indexed column."""
+    keys: list[str] = []
+    for title in titles:
+        key = phonetic_key(title) if title else ""
+        if key and key not in keys:
+            keys.append(key)
+    return KEY_SEPARATOR.join(keys) or None
+
+
+def movie_title_keys(movie: dict[str, Any]) -> str | None:
+    return title_keys((movie.get("title"), movie.get("original_title")))
+
+
+def book_title_keys(book: dict[str, Any]) -> str | None:
+    title = book.get("title")
+    subtitle = book.get("subtitle")
+    return title_keys((title, f"{title} {subtitle}" if title and subtitle else None))
