@@ -27,6 +27,8 @@ class DemoServer:
     base: str
     log: Path
     env: dict[str, str]
+    # A second local origin the server's CORS allowlist admits, for the web app served apart from the API.
+    other_origin: str
 
 
 def free_port() -> int:
@@ -56,11 +58,11 @@ def wait_ready(process: subprocess.Popen, base: str, log: Path) -> dict:
     pytest.fail(f"serve was not ready within {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
 
 
-def serve_env(data_dir: Path) -> dict[str, str]:
+def serve_env(data_dir: Path, cors_origins: str = "") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SUPABASE_", "CINELIBRE_", "DATABASE_URL", "JWT_SECRET"))}
     return env | {"CINELIBRE_DATA_DIR": str(data_dir), "CINELIBRE_EMBED_THREADS": "2",
-                  "POWERTOOLS_LOG_LEVEL": "WARNING"}
+                  "POWERTOOLS_LOG_LEVEL": "WARNING", "CINELIBRE_CORS_ORIGINS": cors_origins}
 
 
 @pytest.fixture(scope="session")
@@ -69,14 +71,15 @@ def demo_server() -> Iterator[DemoServer]:
     # the machine could delete this server's database from under it.
     with tempfile.TemporaryDirectory(prefix="cinelibre-serve-") as directory:
         data_dir = Path(directory)
-        env = serve_env(data_dir)
+        other_origin = f"http://127.0.0.1:{free_port()}"
+        env = serve_env(data_dir, cors_origins=other_origin)
         port = free_port()
         log = data_dir / "serve.log"
         process = start_serve(env, port, log)
         base = f"http://127.0.0.1:{port}"
         try:
             wait_ready(process, base, log)
-            yield DemoServer(base, log, env)
+            yield DemoServer(base, log, env, other_origin)
         finally:
             process.terminate()
             process.wait(timeout=30)

@@ -463,8 +463,8 @@ function starRating({ legend, value, unsaved = false, onChange, onSave }) {
   });
   stars.addEventListener('mouseover', (event) => event.target.closest('label') && paint(Number(event.target.closest('label').dataset.value)));
   stars.addEventListener('mouseleave', () => paint(selected));
-  const form = h('form', { class: 'rate' },
-    h('fieldset', {}, h('legend', {}, legend), stars, shown), button, status);
+  const legendElement = h('legend', {}, legend);
+  const form = h('form', { class: 'rate' }, h('fieldset', {}, legendElement, stars, shown), button, status);
   const submit = async () => {
     if (selected === null) {
       replace(status, 'Choose a number of stars first.');
@@ -474,6 +474,7 @@ function starRating({ legend, value, unsaved = false, onChange, onSave }) {
     replace(status, 'Saving…');
     try {
       await onSave(selected);
+      if (legend === 'Rate it') legendElement.textContent = 'Your rating';
       replace(status, `Saved: ${selected} / 5.`);
     } catch (error) {
       replace(status, errorBox(error, { what: 'your rating', retry: submit }));
@@ -613,8 +614,10 @@ function authView(mode, params) {
       for (const detail of error.details || []) {
         if (fieldError[detail.field]) replace(fieldError[detail.field], capitalise(detail.message));
       }
-      replace(status, wrongPassword ? h('div', { class: 'error', role: 'alert' }, h('p', {}, 'Wrong email or password.'))
-        : errorBox(error, { what: signUp ? 'your new account' : 'your account', retry: submit }));
+      const box = wrongPassword ? h('div', { class: 'error', role: 'alert' }, h('p', {}, 'Wrong email or password.'))
+        : errorBox(error, { what: signUp ? 'your new account' : 'your account', retry: submit });
+      if (signUp && error.status === 409) box.append(h('a', { class: 'button', href: `#/signin${params.size ? `?${params}` : ''}` }, 'Sign in instead'));
+      replace(status, box);
     } finally {
       button.disabled = false;
     }
