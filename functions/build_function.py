@@ -65,21 +65,6 @@ UNUSED_DISTRIBUTIONS = {
     "dnspython": "email-validator's deliverability check",
 }
 
-# The embedder (cinelibre.embedding) runs ONNX Runtime and tokenizers directly, so FastEmbed and its image
-# stack are not resolved at all; tokenizers still declares huggingface_hub, for `Tokenizer.from_pretrained`.
-UNUSED_BY_THE_TEXT_MODEL = {
-    "huggingface-hub": "tokenizers' Tokenizer.from_pretrained, a download (the model comes from the layer)",
-    "filelock": "huggingface_hub's download locks",
-    "pyyaml": "huggingface_hub's model card metadata",
-    "tqdm": "huggingface_hub's download progress bars",
-}
-
-
-def left_out(name: str) -> bool:
-    """Whether a resolved distribution stays out of the package: no code path of the functions imports it."""
-    return name in UNUSED_DISTRIBUTIONS or name in UNUSED_BY_THE_TEXT_MODEL
-
-
 # Files inside shipped distributions that nothing loads at run time (globs relative to the package root).
 UNUSED_FILES = {
     "**/tests": "test suites shipped inside wheels (numpy's alone are 16 MB)",
@@ -199,16 +184,16 @@ def resolve(requirement: str, constraints: Path | None, scratch: Path) -> list[d
 def pinned_requirements(resolution: list[dict]) -> tuple[list[str], list[str]]:
     """Requirement lines (exact artefact URL and sha256) for what ships, and the names left out."""
     ship: list[str] = []
-    omitted: list[str] = []
+    left_out: list[str] = []
     for item in resolution:
         name = canonical_name(item["metadata"]["name"])
-        if left_out(name):
-            omitted.append(name)
+        if name in UNUSED_DISTRIBUTIONS:
+            left_out.append(name)
             continue
         download = item["download_info"]
         sha256 = download["archive_info"]["hashes"]["sha256"]
         ship.append(f"{name} @ {download['url']} --hash=sha256:{sha256}")
-    return ship, omitted
+    return ship, left_out
 
 
 def install(requirements: list[str], out: Path, scratch: Path) -> None:

@@ -79,7 +79,7 @@ def test_auth_and_recommend_never_import_the_model(function, pg_url):
 
 def test_the_search_function_does_load_the_model(pg_url):
     # The control for the test above: the same check sees the model where it is imported.
-    assert {"cinelibre.embedding", "onnxruntime", "tokenizers"} <= model_modules(
+    assert {"cinelibre.embedding", "fastembed", "onnxruntime"} <= model_modules(
         modules_loaded_by("search", pg_url)
     )
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cinelibre.embedding import EMBEDDING_DIMENSION, MODEL_ID, Embedder, get_embedder
+from cinelibre.embedding import embedder as embedder_module
 from cinelibre.errors import ValidationError
 from cinelibre.settings import load_settings
 
@@ -132,3 +134,25 @@ def test_readiness_of_a_loaded_embedder(embedder: Embedder) -> None:
 
     assert status["ok"] is True and status["loaded"] is True
     assert status["load_ms"] > 0
+
+
+def test_caches_go_to_tmp_in_lambda(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "cinelibre-search")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/home/sbx_user1051/.cache")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(embedder_module.tempfile, "gettempdir", lambda: str(tmp_path))
+
+    fastembed_cache = embedder_module._point_caches_at_writable_dirs()
+
+    assert os.environ["XDG_CACHE_HOME"] == str(tmp_path / "cinelibre-cache")
+    assert fastembed_cache == tmp_path / "fastembed_cache"
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_caches_stay_where_they_are_when_writable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+    embedder_module._point_caches_at_writable_dirs()
+
+    assert os.environ["XDG_CACHE_HOME"] == str(tmp_path / "cache")

@@ -1,22 +1,15 @@
-"""The embedder: the verified model layer run by ONNX Runtime, created once per process and reused.
+"""The embedder: FastEmbed over the verified model layer, created once per process and reused.
 
 A Lambda container calls `get_embedder(settings)` at import (cold start) and every warm invocation reuses the
 same ONNX Runtime session. The session runs on `settings.embed_threads` intra-op threads: a 512 MB Lambda sees
 two cores but gets about a third of one, where ONNX Runtime's default of one thread per visible core makes
 single queries slower. Passages go through in batches of `settings.embed_batch_size`, which bounds memory.
-
-Why not FastEmbed at run time (docs/model.md, "Cold start"): for a mean-pooled text model FastEmbed is the
-HF `tokenizers` tokenizer, an ONNX Runtime session, mean pooling and L2 normalisation. Its package
-`__init__` imports every embedding family it has, so `import fastembed` also loads its image stack (Pillow),
-huggingface_hub, tqdm and loguru, which cost about 1.2 s of a 512 MB Lambda's cold start and a dozen MB of
-package, and none of which the text path uses. The steps below are FastEmbed 0.9's text path
-(`PooledNormalizedEmbedding`) on the same two libraries, with the same session options and the same
-arithmetic; tests/embedding/test_fastembed_parity.py checks, with FastEmbed installed for the tests, that the
-vectors are bit for bit the ones FastEmbed gives.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -25,16 +18,13 @@ from itertools import batched
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cinelibre.embedding.layer import EMBEDDING_DIMENSION, MODEL_ID, verified_layer
+from cinelibre.embedding.layer import EMBEDDING_DIMENSION, MODEL_ID, VerifiedLayer, verified_layer
 from cinelibre.errors import CineLibreError, ModelUnavailableError, ValidationError
 from cinelibre.observability import logger
 
 if TYPE_CHECKING:
-    import numpy as np
-    import onnxruntime
-    from tokenizers import Tokenizer
+    from fastembed import TextEmbedding
 
-    from cinelibre.embedding.layer import VerifiedLayer
     from cinelibre.settings import Settings
 
 # Nothing past the model's 256 tokens is read, and 256 WordPiece tokens span at most about 26,000 characters
@@ -43,44 +33,35 @@ if TYPE_CHECKING:
 MAX_INPUT_CHARS = 32_768
 
 
-class _TextModel:
-    """Tokenizer, session, mean pooling and normalisation: what FastEmbed's text path does for this model."""
+def _point_caches_at_writable_dirs() -> Path:
+    """FastEmbed wants a cache dir and ONNX Runtime writes small files under XDG_CACHE_HOME; in Lambda only
+    /tmp is writable. Also forbid hub lookups: the model comes from the layer, never from the network."""
+    temp = Path(tempfile.gettempdir())
+    default_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    nearest = next((p for p in (default_cache, *default_cache.parents) if p.exists()), None)
+    if "AWS_LAMBDA_FUNCTION_NAME" in os.environ or nearest is None or not os.access(nearest, os.W_OK):
+        os.environ["XDG_CACHE_HOME"] = str(temp / "cinelibre-cache")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return temp / "fastembed_cache"
 
-    def __init__(self, layer: VerifiedLayer, threads: int) -> None:
-        import onnxruntime
-        from tokenizers import Tokenizer
 
-        tokenizer = Tokenizer.from_file(str(layer.tokenizer_file))
-        # The layer's tokenizer.json already truncates at the model's window and pads to the longest text of a
-        # batch (layers/model/build.py); the manifest is the record, so it is applied again from there.
-        tokenizer.enable_truncation(max_length=layer.spec.max_tokens)
-        self.tokenizer: Tokenizer = tokenizer
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = threads
-        self.session: onnxruntime.InferenceSession = onnxruntime.InferenceSession(
-            str(layer.model_file), options, providers=["CPUExecutionProvider"]
-        )
-        self.input_names = {node.name for node in self.session.get_inputs()}
+def _register_with_fastembed(layer: VerifiedLayer) -> None:
+    from fastembed import TextEmbedding
+    from fastembed.common.model_description import ModelSource, PoolingType
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        import numpy as np
-
-        encodings = self.tokenizer.encode_batch(texts)
-        input_ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        attention_mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        feeds = {"input_ids": input_ids}
-        if "attention_mask" in self.input_names:
-            feeds["attention_mask"] = attention_mask
-        if "token_type_ids" in self.input_names:
-            feeds["token_type_ids"] = np.zeros_like(input_ids)
-        hidden = self.session.run(None, feeds)[0]
-        # Mean over the real tokens, summed in float64, then L2-normalised before casting back.
-        summed = np.sum(hidden, axis=1, where=attention_mask[:, :, np.newaxis].astype(bool), dtype=np.float64)
-        pooled = summed / np.maximum(np.sum(attention_mask, axis=1, keepdims=True), 1e-9)
-        norms = np.maximum(np.linalg.norm(pooled, ord=2, axis=1, keepdims=True), 1e-12)
-        return (pooled / norms).astype(hidden.dtype, copy=False)
+    if any(model["model"] == MODEL_ID for model in TextEmbedding.list_supported_models()):
+        return
+    TextEmbedding.add_custom_model(
+        model=MODEL_ID,
+        pooling=PoolingType.MEAN,
+        normalization=layer.spec.normalize,
+        # Never fetched: the session always loads from `specific_model_path`.
+        sources=ModelSource(url=layer.path.as_uri()),
+        dim=layer.spec.dimension,
+        model_file=layer.spec.model_file,
+        license="apache-2.0",
+        description="all-MiniLM-L6-v2, int8 ONNX built by layers/model/build.py",
+    )
 
 
 class Embedder:
@@ -92,7 +73,7 @@ class Embedder:
         self.model_path = Path(model_path)
         self.threads = threads
         self.batch_size = batch_size
-        self._model: _TextModel | None = None
+        self._model: TextEmbedding | None = None
         self._load_lock = threading.Lock()
         self._load_seconds: float | None = None
 
@@ -117,12 +98,25 @@ class Embedder:
                 return
             started = time.perf_counter()
             layer = verified_layer(self.model_path)
+            cache_dir = _point_caches_at_writable_dirs()
+            _register_with_fastembed(layer)
+            from fastembed import TextEmbedding
+
             try:
-                model = _TextModel(layer, self.threads)
+                model = TextEmbedding(
+                    MODEL_ID,
+                    cache_dir=str(cache_dir),
+                    threads=self.threads,
+                    specific_model_path=str(layer.path),
+                    local_files_only=True,
+                    cuda=False,
+                )
             except CineLibreError:
                 raise
             except Exception as exc:  # onnxruntime and tokenizers raise their own bare types
-                raise ModelUnavailableError(f"cannot load the embedding model from {layer.path}: {exc}") from exc
+                raise ModelUnavailableError(
+                    f"cannot load the embedding model from {layer.path}: {exc}"
+                ) from exc
             self._load_seconds = time.perf_counter() - started
             self._model = model
             logger.info(
@@ -131,7 +125,7 @@ class Embedder:
                        "load_ms": round(self._load_seconds * 1000, 1)},
             )  # fmt: skip
 
-    def _session(self) -> _TextModel:
+    def _session(self) -> TextEmbedding:
         self.load()
         assert self._model is not None  # load() either set it or raised
         return self._model
@@ -154,7 +148,7 @@ class Embedder:
         model = self._session()
         vectors: list[list[float]] = []
         for batch in batched(checked, self.batch_size, strict=False):
-            vectors.extend(model.embed(list(batch)).tolist())
+            vectors.extend(vector.tolist() for vector in model.query_embed(list(batch)))
         return vectors
 
     def embed_passages(self, texts: Iterable[str]) -> Iterator[list[float]]:
@@ -162,7 +156,8 @@ class Embedder:
         model = self._session()
         for batch in batched(texts, self.batch_size, strict=False):
             checked = [self._checked(text) for text in batch]
-            yield from model.embed(checked).tolist()
+            for vector in model.passage_embed(checked, batch_size=self.batch_size):
+                yield vector.tolist()
 
     def readiness(self) -> dict[str, Any]:
         """For health endpoints: whether the model can serve, without loading a session that is not loaded."""
@@ -187,4 +182,6 @@ def _embedder_for(model_path: Path, threads: int, batch_size: int) -> Embedder:
 
 def get_embedder(settings: Settings) -> Embedder:
     """The process-wide embedder for these settings (one per model path, thread count and batch size)."""
-    return _embedder_for(Path(settings.model_path).resolve(), settings.embed_threads, settings.embed_batch_size)
+    return _embedder_for(
+        Path(settings.model_path).resolve(), settings.embed_threads, settings.embed_batch_size
+    )
