@@ -27,7 +27,7 @@ SUPABASE_CLI := .cache/supabase-cli/node_modules/.bin/supabase
 run: setup layer
 	$(VENV)/bin/cinelibre serve
 
-test: setup layer browser-deps supabase-cli
+test: setup layer browser-deps supabase-cli typecheck
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-fast: setup layer browser-deps

@@ -1,13 +1,14 @@
 """Ingest throughput and peak memory: 2,000 movies and 1,000 books from the replayed fixtures, embedded with
 the real model into a throwaway embedded PostgreSQL, then the same data again (which must embed nothing).
 
-    .venv/bin/python bench/bench_ingest.py [--movies 2000] [--books 1000] [--threads 1]
+    .venv/bin/python bench/bench_ingest.py [--movies 2000] [--books 1000] [--threads 1] [--rate 40]
 
 The replay server runs in its own process (it stands in for TMDB and Google Books, so its memory is not the
 function's); PostgreSQL is its own process too, as Supabase is remote in production. Peak RSS is this
 process's high-water mark (`ru_maxrss`): model, ONNX runtime, HTTP clients and pipeline together, which is
 what the 512 MB Lambda must hold. Request rates are lifted so the figures measure the function's own cost;
-the rate-limited daily picture is computed from them and printed at the end.
+the rate-limited daily picture is computed from them and printed at the end. `--rate 40` instead runs both
+sources at that many requests per second (TMDB's highest allowed setting), the pace a real crawl keeps.
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ def main() -> None:
     parser.add_argument("--movies", type=int, default=2000)
     parser.add_argument("--books", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1, help="ONNX threads (the function uses 1)")
+    parser.add_argument(
+        "--rate", type=float, default=None, help="requests per second per source (default: no ceiling)"
+    )
     args = parser.parse_args()
     logger.setLevel("WARNING")  # the figures, not the pipeline's per-run log lines
 
@@ -136,7 +140,10 @@ def main() -> None:
         list(embedder.inner.embed_passages(["warm-up"]))
         load_s = time.perf_counter() - load_started
         database = PostgresDatabase(url, max_connections=1)
-        unthrottled = {"requests_per_second": 10_000.0}
+        unthrottled = {"requests_per_second": args.rate or 10_000.0}
+        # Google Books at most at its own highest setting (20/s).
+        books_rate = {"requests_per_second": min(args.rate, 20.0) if args.rate else 10_000.0}
+        print(f"request ceiling: TMDB {args.rate or 'none'}/s, Google Books {books_rate['requests_per_second']:g}/s")
 
         def run(label: str):
             pipeline = build_pipeline(
@@ -144,7 +151,7 @@ def main() -> None:
                 database,
                 embedder,
                 tmdb_options=unthrottled,
-                books_options={**unthrottled, "subjects": SUBJECTS, "pages_per_subject": books_pages},
+                books_options={**books_rate, "subjects": SUBJECTS, "pages_per_subject": books_pages},
             )
             embed_before, texts_before = embedder.seconds, embedder.texts
             results = {}

@@ -189,6 +189,8 @@ class Settings(BaseSettings):
     # that died (the Lambda maximum is 900 s; a live run beats at least every minute), and is closed as
     # `abandoned` by the next run of its source.
     ingest_abandon_after_s: float = Field(960.0, ge=120, le=86400)
+    # Details requests in flight at once; the per-source request-rate ceiling still sets the pace.
+    ingest_detail_concurrency: int = Field(8, ge=1, le=32)
 
     @model_validator(mode="before")
     @classmethod

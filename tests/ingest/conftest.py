@@ -40,13 +40,17 @@ class SimulatedTime:
     left_s: float = 900.0
     request_cost_s: float = 0.0
     sleeps: list[float] = field(default_factory=list)
+    # Details requests run on several threads at once.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.left_s -= seconds
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.left_s -= seconds
 
     def spend(self, seconds: float) -> None:
-        self.left_s -= seconds
+        with self._lock:
+            self.left_s -= seconds
 
 
 @dataclass
@@ -130,12 +134,9 @@ def make_pipeline(db: Any, embedder: Any, clock: SimulatedTime) -> Callable[...,
 
 
 def discoverable_ids(catalog: RecordedCatalog, languages: list[str]) -> set[int]:
-    """Every slice filters by release date, so TMDB (and the replay) never list undated titles there."""
-    return {
-        entry["id"]
-        for entry in catalog.listing
-        if entry["original_language"] in languages and entry.get("release_date")
-    }
+    """Every title of the languages, undated ones included: the plan's last slice per language has no date
+    filter (issue 11; before it, undated titles were never listed)."""
+    return {entry["id"] for entry in catalog.listing if entry["original_language"] in languages}
 
 
 @contextmanager

@@ -310,3 +310,19 @@ def test_an_invalid_choice_is_one_line_too_and_a_refused_secret_is_never_echoed(
         Settings(jwt_secret=12345)
     (line,) = describe_settings_error(refused.value)
     assert "JWT_SECRET" in line and "12345" not in line
+
+
+def test_undated_titles_are_crawled_by_the_slice_without_a_date_filter(
+    upstream, catalog, ingest_settings, make_pipeline, pg_url
+):
+    undated = {e["id"] for e in catalog.listing if e["original_language"] in LANGUAGES and not e.get("release_date")}
+    assert undated, "the recorded listings hold titles without a release date"
+    run = make_pipeline(ingest_settings).run(sources=["tmdb"], trigger="manual").runs[0]
+    assert run.status == "succeeded"
+    stored = {r[0] for r in rows(pg_url, "select tmdb_id from public.movies where release_date is null")}
+    assert undated <= stored
+    undated_listings = [
+        r for r in catalog.requests
+        if r.url.path == "/3/discover/movie" and not any(k.startswith("primary_release_date") for k in r.url.params)
+    ]
+    assert {r.url.params["with_original_language"] for r in undated_listings} == set(LANGUAGES)

@@ -116,7 +116,7 @@ def test_entries_without_id_or_title_are_refused():
 
 def test_plan_covers_every_language_ordering_and_year_range():
     plan = discover_plan(["en", "hi", "te", "ta", "kn", "ml", "bn", "mr"], TODAY)
-    assert len(plan) == 8 * 11 and len({s.key for s in plan}) == len(plan)
+    assert len(plan) == 8 * 12 and len({s.key for s in plan}) == len(plan)
     assert [s.language for s in plan[:8]] == ["en", "hi", "te", "ta", "kn", "ml", "bn", "mr"]
     recent = plan[0].params(TODAY)
     assert recent["sort_by"] == "primary_release_date.desc"
@@ -128,6 +128,12 @@ def test_plan_covers_every_language_ordering_and_year_range():
     assert orderings == {"primary_release_date.desc", "popularity.desc", "vote_average.desc"}
     top = next(s for s in plan if s.ordering == "top_rated").params(TODAY)
     assert top["vote_count.gte"] > 0 and top["with_original_language"] == "en"
+    # Issue 11: the last step of each language lists without any date filter, the only way TMDB lists
+    # titles whose release date it does not know.
+    catalog = [s for s in plan if s.ordering == "catalog"]
+    assert [s.language for s in catalog] == ["en", "hi", "te", "ta", "kn", "ml", "bn", "mr"]
+    assert catalog == plan[-8:]
+    assert not any(name.startswith("primary_release_date") for name in catalog[0].params(TODAY))
 
 
 @respx.mock

@@ -136,6 +136,7 @@ def register(app: typer.Typer) -> None:
                 dry_run=dry_run,
                 on_progress=None if as_json else progress,
                 abandon_after_s=settings.ingest_abandon_after_s,
+                detail_concurrency=settings.ingest_detail_concurrency,
             )
             summary = pipeline.run(sources=SOURCES_FOR_CHOICE[source.value], options=options).as_dict()
         except CineLibreError as exc:

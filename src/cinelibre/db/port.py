@@ -159,14 +159,14 @@ class Database(Protocol):
         """{external_id: content_hash} for the ids already stored (tmdb_id as str, or google_id)."""
         ...
 
-    def upsert_movies(self, *, movies: Sequence[Row]) -> dict[str, int]:
+    def upsert_movies(self, *, movies: Sequence[Row], demo: bool = False) -> dict[str, int]:
         """Insert or update by tmdb_id in one statement. Each row holds the movie columns (release_date
         "YYYY-MM-DD" or None, and release_year for a title whose full date is unknown) plus `embedding`
         (list of 384 floats, or None to keep the stored one) and `content_hash`. Returns {"inserted": n, "updated": n,
         "unchanged": n}; a row whose content and figures are unchanged is not rewritten."""
         ...
 
-    def upsert_books(self, *, books: Sequence[Row]) -> dict[str, int]:
+    def upsert_books(self, *, books: Sequence[Row], demo: bool = False) -> dict[str, int]:
         """As upsert_movies, by google_id; a book whose ISBN-13 is already stored under another volume id
         counts as unchanged and is not inserted again."""
         ...

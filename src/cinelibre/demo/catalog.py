@@ -10,9 +10,9 @@ import json
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from itertools import batched
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from cinelibre.db.port import Database, Row
+from cinelibre.db.port import Database, Row, SourceName
 
 DEMO_BOOK_PREFIX = "demo-"
 UPSERT_BATCH = 64
@@ -100,7 +100,9 @@ def load_catalog(database: Database, embedder: Any, *, progress: Progress | None
     for kind, rows, recipe, key, source, upsert in kinds:
         texts = [recipe(row) for row in rows]
         hashes = [content_hash(text) for text in texts]
-        stored = database.get_content_hashes(source=source, external_ids=[str(r[key]) for r in rows])
+        stored = database.get_content_hashes(
+            source=cast(SourceName, source), external_ids=[str(r[key]) for r in rows]
+        )
         todo = [i for i, row in enumerate(rows) if stored.get(str(row[key])) != hashes[i]]
         for index, row in enumerate(rows):
             row["content_hash"] = hashes[index]

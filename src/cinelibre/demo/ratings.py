@@ -109,13 +109,14 @@ def load_ratings(database: Database, *, password_hash: str, seed: int = SEED) ->
     users = ratings = 0
     for persona, number, user_ratings in plan:
         email = demo_email(persona, number)
+        user: Row | None
         try:
             user = database.create_user(email=email, password_hash=password_hash, name=f"{persona.name} {number}")
             users += 1
         except ConflictError:
             user = database.get_user_credentials(email=email)
-            if user is None:  # deleted between the two calls
-                continue
+        if user is None:  # deleted between the two calls
+            continue
         for item_id, value in user_ratings:
             database.upsert_rating(user_id=user["id"], item_id=item_id, rating=value)
             ratings += 1

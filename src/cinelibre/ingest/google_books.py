@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from cinelibre.db.port import Database, Row
+from cinelibre.db.port import Database, Row, SourceName
 from cinelibre.embedding import book_text
 from cinelibre.errors import CineLibreError, UpstreamAuthError, UpstreamError
 from cinelibre.ingest.base import Checkpoint, IncompleteRecordError, SourcePage
@@ -99,7 +99,7 @@ def subject_query(subject: str) -> str:
 
 
 class GoogleBooksSource:
-    name = "google_books"
+    name: SourceName = "google_books"
     key_field = "google_id"
     needs_completion = False
 
@@ -301,7 +301,8 @@ def book_from_volume(item: Any) -> Row:
     google_id = _text(item.get("id"))
     if not google_id or len(google_id) > 100:
         raise IncompleteRecordError("no usable volume id")
-    info = item.get("volumeInfo") if isinstance(item.get("volumeInfo"), Mapping) else {}
+    raw_info = item.get("volumeInfo")
+    info: Mapping[str, Any] = raw_info if isinstance(raw_info, Mapping) else {}
     title = _text(info.get("title"))
     if not title:
         raise IncompleteRecordError(f"volume {google_id} has no title")

@@ -122,6 +122,7 @@ def make_handler(
             trigger=trigger_of(event),
             deadline=Deadline.from_lambda_context(context, margin_s=settings.ingest_deadline_margin_s),
             abandon_after_s=settings.ingest_abandon_after_s,
+            detail_concurrency=settings.ingest_detail_concurrency,
         )
         summary = pipeline.run(sources=sources, options=options)
         publish_metrics(summary)

@@ -28,6 +28,7 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential_jitter,
 )
+from tenacity.stop import stop_base
 
 from cinelibre.errors import CineLibreError, UpstreamAuthError, UpstreamError
 
@@ -123,7 +124,7 @@ class _WaitRetryAfterOrBackoff:
         return self._backoff(retry_state)
 
 
-class _StopConnectRetries:
+class _StopConnectRetries(stop_base):
     """tenacity stop: a host that refuses or ignores connections gets few tries, so a dead host costs
     seconds, not the full retry budget meant for answers that may change (429, 503)."""
 
@@ -136,7 +137,7 @@ class _StopConnectRetries:
         return isinstance(error, CONNECT_ERRORS) and retry_state.attempt_number >= self._max
 
 
-class _StopBeforeDeadline:
+class _StopBeforeDeadline(stop_base):
     """tenacity stop: give up rather than sleep into the time the caller keeps for saving its work."""
 
     def __init__(self, current_clock: Callable[[], Callable[[], float] | None]) -> None:

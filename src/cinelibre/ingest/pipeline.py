@@ -13,6 +13,8 @@ import json
 import math
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_all
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, Protocol
 
@@ -180,6 +182,23 @@ class RunOptions:
     on_progress: Callable[[str, int], None] | None = None
     # A `running` run of the same source with no heartbeat for this long died; it is closed as `abandoned`.
     abandon_after_s: float = 960.0
+    # Detail requests in flight at once (the source's rate limiter still sets the pace): with a real host's
+    # latency, one at a time would leave the rate ceiling unused.
+    detail_concurrency: int = 8
+
+
+class _DeadlineReached(Exception):
+    """A details request not sent because the deadline came first; the page is redone by the next run."""
+
+
+@dataclass
+class _Written:
+    """What one page's embedding and upserts did, reported back from the writer thread."""
+
+    counts: dict[str, int] = field(default_factory=lambda: {"new": 0, "updated": 0, "unchanged": 0})
+    embedded: int = 0
+    failed: int = 0
+    skips: list[Skip] = field(default_factory=list)
 
 
 @dataclass
@@ -349,17 +368,31 @@ class _Crawl:
         # Losses this run already recorded (a page the retry pass could not fetch is met again by the walk).
         self.lost: set[tuple[str, str]] = set()
         self._last_beat = time.monotonic()
+        # A page's embedding and upserts run in the writer thread while the next page is fetched; its checkpoint
+        # is saved once they are done, so a checkpoint never runs ahead of what is stored.
+        self._writer: ThreadPoolExecutor | None = None
+        self._details: ThreadPoolExecutor | None = None
+        self._pending: tuple[Future[_Written], Checkpoint | None] | None = None
 
     def run(self, source: CatalogSource) -> None:
-        if not self.options.dry_run:
-            self._retry_lost(source)
-        if self.run_.stopped_by is not None:
-            return
-        pages = source.pages(self.run_.checkpoint)
         try:
-            self._walk(source, pages)
+            if not self.options.dry_run:
+                self._retry_lost(source)
+            if self.run_.stopped_by is not None:
+                return
+            pages = source.pages(self.run_.checkpoint)
+            try:
+                self._walk(source, pages)
+            finally:
+                pages.close()
+            self._settle()
         finally:
-            pages.close()
+            try:
+                self._settle()
+            finally:
+                for pool in (self._writer, self._details):
+                    if pool is not None:
+                        pool.shutdown(wait=True, cancel_futures=True)
 
     # -- what earlier runs lost ------------------------------------------------------------------------------
     def _retry_lost(self, source: CatalogSource) -> None:
@@ -393,7 +426,8 @@ class _Crawl:
                 reason = page.error.message + (f" (dropped after {attempts} attempts)" if given_up else "")
                 run.skip(Skip(kind, page.label, reason, retried_later=not given_up))
                 continue
-            outcome = self._ingest(source, page)
+            outcome = self._ingest(source, page, retrying=True)
+            self._settle()
             if not outcome.finished:
                 return  # interrupted (deadline, limit, rate limit); the entry stays for the next run
             self.database.clear_ingest_retry(source=run.source, kind=kind, key=entry["retry_key"])
@@ -419,6 +453,7 @@ class _Crawl:
             try:
                 page = next(pages)
             except StopIteration:
+                self._settle()
                 run.checkpoint = None  # the whole plan is done; the next run starts a new cycle
                 break
             except UpstreamRateLimitedError as exc:
@@ -429,8 +464,7 @@ class _Crawl:
                 break
             if page.error is not None and ("page", _retry_key("page", page.position)) in self.lost:
                 # Already counted and listed by the retry pass of this run.
-                run.checkpoint = page.next_position
-                self._save_checkpoint()
+                self._save_checkpoint(page.next_position)
                 continue
             if page.error is not None:
                 run.stats.failed_pages += 1
@@ -443,17 +477,13 @@ class _Crawl:
                     # The source is down, not one page flaky: the next run starts again at the streak's start,
                     # so these pages are not lost and not queued.
                     run.stopped_by, run.error = "upstream_failures", page.error.message
-                    run.checkpoint = failure_streak[0].position
-                    self._save_checkpoint()
+                    self._save_checkpoint(failure_streak[0].position)
                     break
-                run.checkpoint = page.next_position
-                self._save_checkpoint()
+                self._save_checkpoint(page.next_position)
                 continue
             self._record_lost_pages(failure_streak)
             failure_streak.clear()
             outcome = self._ingest(source, page)
-            run.checkpoint = page.next_position if outcome.finished else page.position
-            self._save_checkpoint()
             if options.on_progress is not None:
                 options.on_progress(run.source, outcome.processed)
             elapsed = (
@@ -466,6 +496,7 @@ class _Crawl:
                 run.stopped_by = outcome.stopped_by
                 run.error = outcome.error
                 break
+        self._settle()
         if run.stopped_by != "upstream_failures":
             self._record_lost_pages(failure_streak)
 
@@ -499,7 +530,13 @@ class _Crawl:
             self.database.ingest_heartbeat(run_id=self.run_.run_id)
             self._last_beat = time.monotonic()
 
-    def _save_checkpoint(self) -> None:
+    def _save_checkpoint(self, checkpoint: Checkpoint | None) -> None:
+        """Move the run's checkpoint on, after whatever page is still being written has landed."""
+        self._settle()
+        self.run_.checkpoint = checkpoint
+        self._store_checkpoint()
+
+    def _store_checkpoint(self) -> None:
         run = self.run_
         if self.options.dry_run or run.run_id is None:
             return
@@ -509,7 +546,10 @@ class _Crawl:
         self._last_beat = time.monotonic()
 
     # -- one page --------------------------------------------------------------------------------------------
-    def _ingest(self, source: CatalogSource, page: SourcePage) -> _PageOutcome:
+    def _ingest(self, source: CatalogSource, page: SourcePage, *, retrying: bool = False) -> _PageOutcome:
+        """Compare, complete (details, several at once) and hand the page to the writer; the page's checkpoint
+        is saved once it is written. A page fetched again for an earlier run (`retrying`) leaves the
+        checkpoint where it is."""
         stats, options = self.run_.stats, self.options
         stats.pages += 1
         # Entries without an id or a title: seen, and failed; nothing to fetch again by.
@@ -540,23 +580,32 @@ class _Crawl:
             else {}
         )
 
+        texts = [source.embedding_text(row) for row in fresh_rows]
+        hashes = [content_hash(text) for text in texts]
+        needs = [
+            stored.get(str(row[source.key_field])) != text_hash and source.needs_completion and not page.completed
+            for row, text_hash in zip(fresh_rows, hashes, strict=True)
+        ]
+        completions = self._complete_all(source, [row for row, need in zip(fresh_rows, needs, strict=True) if need])
+
         to_embed: list[tuple[Row, str]] = []
         to_refresh: list[Row] = []
         stopped_by: StopReason | None = None
         error: str | None = None
         processed = 0
-        for row in fresh_rows:
+        for row, text, text_hash, need in zip(fresh_rows, texts, hashes, needs, strict=True):
             external_id = str(row[source.key_field])
             stored_hash = stored.get(external_id)
-            text = source.embedding_text(row)
-            text_hash = content_hash(text)
-            if stored_hash != text_hash and source.needs_completion and not page.completed:
-                if options.deadline.expired():
+            if need:
+                completion = completions.get(external_id)
+                if completion is None:  # the deadline came before it could be asked for
                     finished = False
                     break
-                self._heartbeat()
                 try:
-                    row = source.complete(row)
+                    row = completion.result()
+                except _DeadlineReached:
+                    finished = False
+                    break
                 except UpstreamRateLimitedError as exc:
                     finished, stopped_by, error = False, "rate_limited", exc.message
                     break
@@ -594,26 +643,80 @@ class _Crawl:
                     stats.updated += 1
             else:
                 to_embed.append((row, text))
+        if completions and not finished:
+            # Answers nobody will read: let them land before the source's client is closed.
+            wait_for_all(list(completions.values()))
 
+        after = self.run_.checkpoint if retrying else (page.next_position if finished else page.position)
         if options.dry_run:
             stats.unchanged += len(to_refresh)
-            return _PageOutcome(processed, finished, stopped_by, error)
+            self.run_.checkpoint = after
+        else:
+            self._settle()
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
+            self._pending = (self._writer.submit(self._write, source, to_embed, to_refresh), after)
+        return _PageOutcome(processed, finished, stopped_by, error)
+
+    def _complete_all(self, source: CatalogSource, rows: list[Row]) -> dict[str, Future[Row]]:
+        """Ask for every row's details at once (the source's limiter paces them); none once the deadline is
+        past."""
+        if not rows or self.options.deadline.expired():
+            return {}
+        self._heartbeat()
+        if self._details is None:
+            self._details = ThreadPoolExecutor(
+                max_workers=max(1, self.options.detail_concurrency), thread_name_prefix="ingest-details"
+            )
+        return {
+            str(row[source.key_field]): self._details.submit(self._complete_in_time, source, row) for row in rows
+        }
+
+    def _complete_in_time(self, source: CatalogSource, row: Row) -> Row:
+        if self.options.deadline.expired():
+            raise _DeadlineReached
+        return source.complete(row)
+
+    def _settle(self) -> None:
+        """Wait for the page in the writer, count what it wrote, and save the checkpoint it earned."""
+        if self._pending is None:
+            return
+        future, checkpoint = self._pending
+        self._pending = None
+        written = future.result()
+        stats = self.run_.stats
+        stats.new += written.counts["new"]
+        stats.updated += written.counts["updated"]
+        stats.unchanged += written.counts["unchanged"]
+        stats.embedded += written.embedded
+        stats.failed += written.failed
+        for skipped in written.skips:
+            self.run_.skip(skipped)
+        self.run_.checkpoint = checkpoint
+        self._store_checkpoint()
+
+    def _write(self, source: CatalogSource, to_embed: list[tuple[Row, str]], to_refresh: list[Row]) -> _Written:
+        """In the writer thread: embed what is new or changed, upsert it, refresh the rest."""
+        written = _Written()
         if to_embed:
             vectors = self.pipeline.embedder.embed_passages([text for _, text in to_embed])
             for (row, _), vector in zip(to_embed, vectors, strict=True):
                 row["embedding"] = vector
-            stats.embedded += len(to_embed)
-            self._upsert(source, source.upsert, [row for row, _ in to_embed])
+            written.embedded += len(to_embed)
+            self._upsert(source, source.upsert, [row for row, _ in to_embed], written)
         if to_refresh:
-            self._upsert(source, source.refresh, to_refresh)
-        return _PageOutcome(processed, finished, stopped_by, error)
+            self._upsert(source, source.refresh, to_refresh, written)
+        return written
 
     def _upsert(
-        self, source: CatalogSource, write: Callable[[Any, list[Row]], dict[str, int]], rows: list[Row]
+        self,
+        source: CatalogSource,
+        write: Callable[[Any, list[Row]], dict[str, int]],
+        rows: list[Row],
+        written: _Written,
     ) -> None:
         """One statement per page. If the database refuses the batch, find the row it refuses: the others
         are written one by one and only the refused ones count as failed."""
-        stats = self.run_.stats
         try:
             counts = write(self.database, rows)
         except DatabaseUnavailableError:
@@ -630,8 +733,8 @@ class _Crawl:
                 except DatabaseUnavailableError:
                     raise
                 except (ValidationError, ConflictError, DatabaseError) as row_exc:
-                    stats.failed += 1
-                    self.run_.skip(
+                    written.failed += 1
+                    written.skips.append(
                         Skip("item", f"{source.name} item {row.get(source.key_field)}", row_exc.message, False)
                     )
                     logger.warning(
@@ -645,6 +748,6 @@ class _Crawl:
                     continue
                 for key in counts:
                     counts[key] += single.get(key, 0)
-        stats.new += counts.get("inserted", 0)
-        stats.updated += counts.get("updated", 0)
-        stats.unchanged += counts.get("unchanged", 0)
+        written.counts["new"] += counts.get("inserted", 0)
+        written.counts["updated"] += counts.get("updated", 0)
+        written.counts["unchanged"] += counts.get("unchanged", 0)

@@ -276,7 +276,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.fixtures, copies=args.copies, book_copies=args.book_copies, copy_languages=languages
     )
     server = make_server(catalog, args.host, args.port)
-    host, port = server.server_address[:2]
+    address, port = server.server_address[:2]
+    host = address.decode() if isinstance(address, bytes) else address
     print(
         f"Replaying {len(catalog.listing)} movies and {len(catalog.volumes)} volumes on http://{host}:{port}"
     )

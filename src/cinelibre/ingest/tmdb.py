@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from cinelibre.db.port import Database, Row
+from cinelibre.db.port import Database, Row, SourceName
 from cinelibre.embedding import movie_text
 from cinelibre.errors import ConfigurationError, UpstreamAuthError, UpstreamError
 from cinelibre.ingest.base import Checkpoint, IncompleteRecordError, SourcePage
@@ -51,7 +51,7 @@ MAX_TITLE_LENGTH = 500
 @dataclass(frozen=True)
 class DiscoverSlice:
     language: str
-    ordering: str  # "recent", "popular" or "top_rated"
+    ordering: str  # "recent", "popular", "top_rated" or "catalog" (no date filter: reaches undated titles)
     year_from: int | None
     year_to: int | None
 
@@ -74,6 +74,10 @@ class DiscoverSlice:
             # Announced titles carry far-future dates and no overview yet; only what has been released.
             params["sort_by"] = "primary_release_date.desc"
             params["primary_release_date.lte"] = today.isoformat()
+        elif self.ordering == "catalog":
+            # Any date filter drops titles whose release date TMDB does not know; this slice has none, so
+            # they are listed here (and only here), among the rest of the language's catalog by popularity.
+            params["sort_by"] = "popularity.desc"
         elif self.ordering == "top_rated":
             params["sort_by"] = "vote_average.desc"
             params["vote_count.gte"] = TOP_RATED_MIN_VOTES
@@ -83,11 +87,13 @@ class DiscoverSlice:
 
 
 def discover_plan(languages: Sequence[str], today: date) -> list[DiscoverSlice]:
-    """Freshest first (last year's releases), then popularity and rating by year range; every language gets
-    its turn at each step so no language waits for another's whole crawl."""
+    """Freshest first (last year's releases), then popularity and rating by year range, then the whole
+    catalog without a date filter (the only listing that includes undated titles); every language gets its
+    turn at each step so no language waits for another's whole crawl."""
     steps: list[tuple[str, int | None, int | None]] = [("recent", today.year - 1, None)]
     steps += [("popular", low, high) for low, high in YEAR_RANGES]
     steps += [("top_rated", low, high) for low, high in YEAR_RANGES]
+    steps += [("catalog", None, None)]
     return [
         DiscoverSlice(language, ordering, low, high)
         for ordering, low, high in steps
@@ -104,7 +110,7 @@ def auth_for(api_key: str) -> tuple[dict[str, str], dict[str, str]]:
 
 
 class TmdbSource:
-    name = "tmdb"
+    name: SourceName = "tmdb"
     key_field = "tmdb_id"
     needs_completion = True
 
@@ -315,15 +321,16 @@ def movie_from_details(details: Any, image_base_url: str) -> Row:
     ]
     credits = details.get("credits") if isinstance(details.get("credits"), Mapping) else {}
     cast = [c for c in credits.get("cast") or [] if isinstance(c, Mapping) and _text(c.get("name"))]
-    cast.sort(key=lambda c: c.get("order") if isinstance(c.get("order"), int) else math.inf)
+    cast.sort(key=lambda c: float(c["order"]) if isinstance(c.get("order"), int) else math.inf)
     row["cast_members"] = [
         {"name": _text(c["name"]), "character": _text(c.get("character"))} for c in cast[:TOP_CAST]
     ]
     crew: list[dict[str, str]] = []
     for job in KEPT_CREW_JOBS:
         for member in credits.get("crew") or []:
-            if isinstance(member, Mapping) and member.get("job") == job and _text(member.get("name")):
-                entry = {"name": _text(member["name"]), "job": job}
+            name = _text(member.get("name")) if isinstance(member, Mapping) and member.get("job") == job else None
+            if name:
+                entry = {"name": name, "job": job}
                 if entry not in crew:
                     crew.append(entry)
     row["crew"] = crew
