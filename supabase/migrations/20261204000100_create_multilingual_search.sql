@@ -83,7 +83,10 @@ create function public.search_lexical(
   filter_genre text default null,
   filter_category text default null,
   year_from integer default null,
-  year_to integer default null
+  year_to integer default null,
+  -- ts_rank's weights of D, C, B and A (overview, genres, people, titles). The title has a ranking of its
+  -- own, so its words need not dominate the full-text one (tuned on bench/relevance; see docs/search.md).
+  rank_weights real[] default '{0.1, 0.2, 0.4, 0.1}'
 )
 returns table (
   item_id bigint, item_type text, title text, year integer, image_url text, language text, genres text[],
@@ -155,11 +158,11 @@ begin
     text_hits as (
       select t.item_id, t.item_type, t.rank from (
         select m.item_id, 'movie'::text as item_type,
-               ts_rank('{0.1, 0.2, 0.4, 1.0}', m.search_document, text_query, 1) as rank
+               ts_rank(rank_weights, m.search_document, text_query, 1) as rank
         from movie_filter m
         where m.search_document @@ text_query
         union all
-        select b.item_id, 'book'::text, ts_rank('{0.1, 0.2, 0.4, 1.0}', b.search_document, text_query, 1)
+        select b.item_id, 'book'::text, ts_rank(rank_weights, b.search_document, text_query, 1)
         from book_filter b
         where b.search_document @@ text_query
       ) t
@@ -187,7 +190,7 @@ begin
 end;
 $$;
 
-revoke execute on function public.search_lexical(text, text, text, integer, text, text, text, integer, integer)
+revoke execute on function public.search_lexical(text, text, text, integer, text, text, text, integer, integer, real[])
   from public;
-grant execute on function public.search_lexical(text, text, text, integer, text, text, text, integer, integer)
+grant execute on function public.search_lexical(text, text, text, integer, text, text, text, integer, integer, real[])
   to anon, authenticated, service_role;
