@@ -136,12 +136,12 @@ class FusionWeights:
     semantic: float = 1.0
     # The shipped model is English only: a query with no Latin letters is carried by the lexical rankings.
     semantic_non_latin: float = 0.25
-    title: float = 2.0
-    title_coverage_power: float = 0.5
+    title: float = 3.0
+    title_coverage_power: float = 1.0
     # A title match covering less of the title than this is a word that happens to be in a title, not a
     # title asked for: it does not count as a title match (RRF would otherwise reward it for being in two
     # rankings, title and full text, over items that match the query's meaning).
-    title_min_coverage: float = 0.0
+    title_min_coverage: float = 0.25
     text: float = 1.5
     # ts_rank's weights of overview/description (D), genres/categories (C), people (B) and titles (A).
     text_fields: tuple[float, float, float, float] = (0.1, 0.2, 0.4, 0.1)
