@@ -122,7 +122,8 @@ begin
   end if;
 
   return query
-    with movie_filter as (
+    -- Not materialized: each ranking must reach its own index through the filters.
+    with movie_filter as not materialized (
       select m.* from public.movies m
       where filter_item_type in ('movie', 'all')
         and (filter_language is null or m.original_language = filter_language)
@@ -130,7 +131,7 @@ begin
         and (year_from is null or m.release_year >= year_from)
         and (year_to is null or m.release_year <= year_to)
     ),
-    book_filter as (
+    book_filter as not materialized (
       select b.* from public.books b
       where filter_item_type in ('book', 'all')
         and (filter_language is null or b.language = filter_language)
