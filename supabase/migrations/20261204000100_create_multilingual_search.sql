@@ -116,7 +116,11 @@ begin
   select string_agg(quote_literal(word), ' | ') into names_query
   from unnest(tsvector_to_array(to_tsvector('simple', search_query))) as word
   where to_tsvector('english', word) <> ''::tsvector;
-  text_query := coalesce(english_query, ''::tsquery) || coalesce(names_query::tsquery, ''::tsquery);
+  -- Combined without casting '' (an empty tsquery raises a notice on every call).
+  text_query := english_query;
+  if names_query is not null then
+    text_query := case when text_query is null then names_query::tsquery else text_query || names_query::tsquery end;
+  end if;
   if numnode(text_query) = 0 then
     text_query := null;
   end if;

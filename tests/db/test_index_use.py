@@ -119,7 +119,8 @@ def test_lexical_search_uses_the_title_key_and_full_text_indexes(scale_url):
         conn.execute("update movies set title_keys = lower(title) where title_keys is null")
         conn.execute("analyze movies")
         title = conn.execute("select title from movies where tmdb_id = 4321").fetchone()[0]
-    misspelt = title[:-2] + "x"
+    # Without the word "Film", which every generated title holds: a term in every row is rightly scanned.
+    misspelt = title.removeprefix("Film ")[:-2] + "x"
     plans = _plans(
         scale_url,
         "select * from public.search_lexical(%(q)s, %(key)s, 'movie', 10)",
