@@ -148,6 +148,10 @@ def main() -> None:
     parser.add_argument("--misses", action="store_true", help="list every query that failed success@5")
     parser.add_argument("--output", type=Path, help="also write the markdown report here")
     parser.add_argument("--label", default="", help="a name for this run in the report")
+    parser.add_argument(
+        "--sweep", action="store_true",
+        help="also try fusion weights around the defaults (in process, on cached rankings) and print the best",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cinelibre-relevance-") as directory:
         data_dir = args.data_dir or Path(directory)
@@ -232,7 +236,78 @@ def run(args: argparse.Namespace, data_dir: Path) -> str:
     ]
     if args.misses:
         lines += ["### Misses (success@5 = 0)", "", *misses, ""]
+    if args.sweep:
+        lines += sweep(database, settings, queries, keys, by_genre, by_category, by_person)
     return "\n".join(lines)
+
+
+class _Cached:
+    """Memoises a database's or embedder's calls, so fusion weights can be tried without querying again."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._memo: dict[Any, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._inner, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            key = (name, repr(args), repr(sorted(kwargs.items())))
+            if key not in self._memo:
+                self._memo[key] = method(*args, **kwargs)
+            return self._memo[key]
+
+        return call
+
+
+def sweep(database, settings, queries, keys, by_genre, by_category, by_person) -> list[str]:  # noqa: ANN001
+    import dataclasses
+    import itertools
+
+    from cinelibre.embedding import get_embedder
+    from cinelibre.search import FusionWeights, SearchFilters, SemanticSearch
+
+    cached_database, cached_embedder = _Cached(database), _Cached(get_embedder(settings))
+
+    def evaluate(weights: FusionWeights) -> dict[str, dict[str, float]]:
+        search = SemanticSearch(cached_database, cached_embedder, weights=weights)
+        groups: dict[str, list[dict[str, float]]] = defaultdict(list)
+        for query in queries:
+            filters = dict(query.get("filters") or {})
+            item_type = filters.pop("item_type", "all")
+            outcome = search.search(query["q"], item_type=item_type, limit=K, filters=SearchFilters(**filters))
+            ranked = [keys[hit.item_id] for hit in outcome.hits]
+            scores = metrics(ranked, judged(query, by_genre, by_category, by_person), query["kind"])
+            groups[query["kind"]].append(scores)
+            groups["all"].append(scores)
+        return {
+            kind: {m: statistics.fmean(r[m] for r in rows) for m in ("success@5", "ndcg@10")}
+            for kind, rows in groups.items()
+        }
+
+    default = FusionWeights()
+    grid = {
+        "title": (2.0, 3.0),
+        "title_coverage_power": (0.5, 1.0),
+        "title_min_coverage": (0.0, 0.15, 0.25, 0.35),
+        "text": (1.5, 2.0),
+        "text_fields": ((0.1, 0.2, 0.4, 0.1), (0.1, 0.2, 0.4, 0.0)),
+    }
+    results = []
+    for values in itertools.product(*grid.values()):
+        weights = dataclasses.replace(default, **dict(zip(grid, values, strict=True)))
+        figures = evaluate(weights)
+        worst_kind = min(figures[kind]["success@5"] for kind in figures)
+        results.append((figures["all"]["ndcg@10"], figures["all"]["success@5"], worst_kind, weights, figures))
+    results.sort(key=lambda result: (result[0], result[1]), reverse=True)
+    lines = ["### Fusion weight sweep (in process, top 10 by NDCG@10 over all queries)", ""]
+    baseline = evaluate(default)
+    lines.append(f"- default {default}: NDCG@10 {baseline['all']['ndcg@10']:.3f}, "
+                 f"success@5 {baseline['all']['success@5']:.3f}")
+    for ndcg, success, worst, weights, figures in results[:10]:
+        per_kind = ", ".join(f"{kind} {v['success@5']:.2f}/{v['ndcg@10']:.2f}" for kind, v in sorted(figures.items()))
+        lines.append(f"- {weights}: NDCG@10 {ndcg:.3f}, success@5 {success:.3f}, worst kind {worst:.2f}; {per_kind}")
+    return [*lines, ""]
 
 
 if __name__ == "__main__":

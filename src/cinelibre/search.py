@@ -136,9 +136,15 @@ class FusionWeights:
     semantic: float = 1.0
     # The shipped model is English only: a query with no Latin letters is carried by the lexical rankings.
     semantic_non_latin: float = 0.25
-    title: float = 2.0
-    title_coverage_power: float = 0.5
-    text: float = 1.0
+    title: float = 3.0
+    title_coverage_power: float = 1.0
+    # A title match covering less of the title than this is a word that happens to be in a title, not a
+    # title asked for: it does not count as a title match (RRF would otherwise reward it for being in two
+    # rankings, title and full text, over items that match the query's meaning).
+    title_min_coverage: float = 0.25
+    text: float = 1.5
+    # ts_rank's weights of overview/description (D), genres/categories (C), people (B) and titles (A).
+    text_fields: tuple[float, float, float, float] = (0.1, 0.2, 0.4, 0.1)
 
 
 class SemanticSearch:
@@ -211,7 +217,11 @@ class SemanticSearch:
 
         # Equal scores ("Drishyam" and "Drishyam 2"): the exact title first, then the shorter, closer one.
         titles = sorted(
-            (key for key, row in lexical.items() if row["title_similarity"] is not None),
+            (
+                key for key, row in lexical.items()
+                if row["title_similarity"] is not None
+                and float(row["title_coverage"] or 0.0) >= weights.title_min_coverage
+            ),
             key=lambda key: (-title_weight(lexical[key]), lexical[key]["title"].casefold() != folded,
                              len(lexical[key]["title"]), key),
         )
@@ -276,7 +286,7 @@ class SemanticSearch:
         return self._database.search_lexical(
             query=text, query_key=query_key, item_type=item_type, count=count, language=filters.language,
             genre=filters.genre, category=filters.category, year_from=filters.year_from,
-            year_to=filters.year_to,
+            year_to=filters.year_to, rank_weights=self._weights.text_fields,
         )
 
     @staticmethod

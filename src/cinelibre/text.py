@@ -96,9 +96,11 @@ _FINAL_SCHWA = re.compile(f"(?<=[^{_VOWELS}\\s])a\\b")
 _INDIC_RUN = re.compile("|".join(f"[{chr(low)}-{chr(high)}]+" for low, high in INDIC_SCRIPTS.values()))
 
 
-def romanize(text: str) -> str:
+def romanize(text: str, *, speech: bool = False) -> str:
     """Latin letters for every Indian-script run of `text` (ISO 15919 folded to ASCII), lower case; other
-    text is folded to ASCII as it is."""
+    text is folded to ASCII as it is. The final inherent vowel Hindi, Marathi and Bengali do not say is
+    dropped; with `speech`, so are the medial ones ("jalasāghara" -> "jalsaghar"), which only a reading in
+    those languages drops ("नायकन", a Tamil title typed in Devanagari, keeps them)."""
 
     def latin(match: re.Match[str]) -> str:
         run = match.group(0)
@@ -106,7 +108,9 @@ def romanize(text: str) -> str:
         sanscript = _sanscript()
         iso = sanscript.transliterate(run.translate(_CHILLU), script, sanscript.ISO).replace("r̥", "ri")
         if script in _SCHWA_DELETING:
-            iso = _MEDIAL_SCHWA.sub("", _FINAL_SCHWA.sub("", iso))
+            iso = _FINAL_SCHWA.sub("", iso)
+            if speech:
+                iso = _MEDIAL_SCHWA.sub("", iso)
         return iso
 
     romanized = _INDIC_RUN.sub(latin, unicodedata.normalize("NFC", text)) if _INDIC_RUN.search(text) else text
@@ -143,21 +147,23 @@ _KEY_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 
 
 @lru_cache(maxsize=4096)
-def phonetic_key(text: str) -> str:
-    """The romanization-independent key of a title or query: "Drishyam", "दृश्यम" and "ദൃശ്യം" share one."""
-    key = romanize(text)
+def phonetic_key(text: str, *, speech: bool = False) -> str:
+    """The romanization-independent key of a title or query: "Drishyam", "दृश्यम" and "ദൃശ്യം" share one.
+    `speech` as for romanize."""
+    key = romanize(text, speech=speech)
     for pattern, replacement in _KEY_RULES:
         key = pattern.sub(replacement, key)
     return " ".join(key.split())
 
 
 def title_keys(titles: Iterable[str | None]) -> str | None:
-    """Every distinct key of an item's titles, joined for one trigram-indexed column."""
+    """Every distinct key of an item's titles, as written and as said, joined for one trigram-indexed
+    column. A query is keyed as written: it meets the title either way."""
     keys: list[str] = []
     for title in titles:
-        key = phonetic_key(title) if title else ""
-        if key and key not in keys:
-            keys.append(key)
+        for key in (phonetic_key(title), phonetic_key(title, speech=True)) if title else ():
+            if key and key not in keys:
+                keys.append(key)
     return KEY_SEPARATOR.join(keys) or None
 
 

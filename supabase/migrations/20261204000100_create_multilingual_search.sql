@@ -83,7 +83,10 @@ create function public.search_lexical(
   filter_genre text default null,
   filter_category text default null,
   year_from integer default null,
-  year_to integer default null
+  year_to integer default null,
+  -- ts_rank's weights of D, C, B and A (overview, genres, people, titles). The title has a ranking of its
+  -- own, so its words need not dominate the full-text one (tuned on bench/relevance; see docs/search.md).
+  rank_weights real[] default '{0.1, 0.2, 0.4, 0.1}'
 )
 returns table (
   item_id bigint, item_type text, title text, year integer, image_url text, language text, genres text[],
@@ -113,13 +116,18 @@ begin
   select string_agg(quote_literal(word), ' | ') into names_query
   from unnest(tsvector_to_array(to_tsvector('simple', search_query))) as word
   where to_tsvector('english', word) <> ''::tsvector;
-  text_query := coalesce(english_query, ''::tsquery) || coalesce(names_query::tsquery, ''::tsquery);
+  -- Combined without casting '' (an empty tsquery raises a notice on every call).
+  text_query := english_query;
+  if names_query is not null then
+    text_query := case when text_query is null then names_query::tsquery else text_query || names_query::tsquery end;
+  end if;
   if numnode(text_query) = 0 then
     text_query := null;
   end if;
 
   return query
-    with movie_filter as (
+    -- Not materialized: each ranking must reach its own index through the filters.
+    with movie_filter as not materialized (
       select m.* from public.movies m
       where filter_item_type in ('movie', 'all')
         and (filter_language is null or m.original_language = filter_language)
@@ -127,7 +135,7 @@ begin
         and (year_from is null or m.release_year >= year_from)
         and (year_to is null or m.release_year <= year_to)
     ),
-    book_filter as (
+    book_filter as not materialized (
       select b.* from public.books b
       where filter_item_type in ('book', 'all')
         and (filter_language is null or b.language = filter_language)
@@ -155,11 +163,11 @@ begin
     text_hits as (
       select t.item_id, t.item_type, t.rank from (
         select m.item_id, 'movie'::text as item_type,
-               ts_rank('{0.1, 0.2, 0.4, 1.0}', m.search_document, text_query, 1) as rank
+               ts_rank(rank_weights, m.search_document, text_query, 1) as rank
         from movie_filter m
         where m.search_document @@ text_query
         union all
-        select b.item_id, 'book'::text, ts_rank('{0.1, 0.2, 0.4, 1.0}', b.search_document, text_query, 1)
+        select b.item_id, 'book'::text, ts_rank(rank_weights, b.search_document, text_query, 1)
         from book_filter b
         where b.search_document @@ text_query
       ) t
@@ -187,7 +195,7 @@ begin
 end;
 $$;
 
-revoke execute on function public.search_lexical(text, text, text, integer, text, text, text, integer, integer)
+revoke execute on function public.search_lexical(text, text, text, integer, text, text, text, integer, integer, real[])
   from public;
-grant execute on function public.search_lexical(text, text, text, integer, text, text, text, integer, integer)
+grant execute on function public.search_lexical(text, text, text, integer, text, text, text, integer, integer, real[])
   to anon, authenticated, service_role;

@@ -111,3 +111,20 @@ def test_title_search_uses_the_trigram_index(scale_url):
     misspelt = title[:-2] + "x"  # one character lost, one wrong: still found, through the index
     plans = _plans(scale_url, "select * from public.search_titles(%(q)s, 'movie', 5)", {"q": misspelt})
     assert "movies_title_trgm_idx" in plans
+
+
+def test_lexical_search_uses_the_title_key_and_full_text_indexes(scale_url):
+    with psycopg.connect(scale_url, autocommit=True) as conn:
+        # Keys as set_title_keys would store them (the bulk load above bypassed the upsert path).
+        conn.execute("update movies set title_keys = lower(title) where title_keys is null")
+        conn.execute("analyze movies")
+        title = conn.execute("select title from movies where tmdb_id = 4321").fetchone()[0]
+    # Without the word "Film", which every generated title holds: a term in every row is rightly scanned.
+    misspelt = title.removeprefix("Film ")[:-2] + "x"
+    plans = _plans(
+        scale_url,
+        "select * from public.search_lexical(%(q)s, %(key)s, 'movie', 10)",
+        {"q": misspelt, "key": misspelt.lower()},
+    )
+    assert "movies_title_keys_trgm_idx" in plans
+    assert "movies_search_document_idx" in plans

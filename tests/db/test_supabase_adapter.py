@@ -18,6 +18,7 @@ from cinelibre.errors import (
     NotFoundError,
     ValidationError,
 )
+from cinelibre.text import phonetic_key
 
 URL = "https://abcdefghijklmnop.supabase.co"
 KEY = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJlLW5vdC1jaGVja2Vk"
@@ -47,10 +48,14 @@ def test_match_movies_posts_named_arguments_with_the_service_role_key(supabase):
 def test_upsert_sends_rows_as_a_json_array(supabase):
     router, database = supabase
     route = router.post(f"{RPC}/upsert_movies").respond(200, json=[{"inserted": 1, "updated": 0, "unchanged": 0}])
+    keys_route = router.post(f"{RPC}/set_title_keys").respond(200, json=1)
     counts = database.upsert_movies(movies=[{"tmdb_id": 1, "title": "RRR", "embedding": [0.1, 0.2]}])
     assert counts == {"inserted": 1, "updated": 0, "unchanged": 0}
     assert json.loads(route.calls.last.request.content) == {
         "movie_rows": [{"tmdb_id": 1, "title": "RRR", "embedding": [0.1, 0.2]}], "mark_demo": False}
+    # The title keys (issue 12) follow in a second call, computed from the same rows.
+    assert json.loads(keys_route.calls.last.request.content) == {
+        "key_rows": [{"item_type": "movie", "external_id": "1", "title_keys": phonetic_key("RRR")}]}
 
 
 def test_scalar_functions_return_the_bare_value(supabase):

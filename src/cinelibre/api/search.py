@@ -81,7 +81,7 @@ def semantic_search(
     item_type: compat.ItemTypeFilter = "all",
     limit: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 10,
     threshold: Annotated[
-        float, Query(ge=0.0, le=1.0, description="Minimum cosine similarity")
+        float, Query(ge=0.0, le=1.0, description="Minimum cosine similarity of a semantic match")
     ] = DEFAULT_THRESHOLD,
     language: Language = None,
     genre: Genre = None,
@@ -90,7 +90,8 @@ def semantic_search(
     year_to: YearTo = None,
 ) -> Any:
     """Movies and books whose meaning is close to the query, fused with title matches so that a query
-    naming a title (even misspelt) finds it first. Title matches are kept whatever the threshold."""
+    naming a title (even misspelt, or in another script) finds it first, and with full-text matches of titles,
+    people, genres and synopses. The threshold bounds the semantic matches only."""
     filters = SearchFilters(
         language=language, genre=genre, category=category, year_from=year_from, year_to=year_to
     )

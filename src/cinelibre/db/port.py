@@ -274,13 +274,14 @@ class Database(Protocol):
     def search_lexical(
         self, *, query: str, query_key: str, item_type: ItemTypeFilter, count: int, language: str | None = None,
         genre: str | None = None, category: str | None = None, year_from: int | None = None,
-        year_to: int | None = None,
+        year_to: int | None = None, rank_weights: Sequence[float] | None = None,
     ) -> list[Row]:
         """The title ranking (trigram similarity of the query's phonetic key to the title keys, or of the
         query to the title) and the full-text ranking, up to `count` each, in one call. Each row has the
         full hit shape (item_id, item_type, title, year, image_url, language, genres, director, overview,
         authors, categories) and title_similarity, title_coverage (None when not a title match) and
-        text_rank (None when not a full-text match). Filters as search_titles."""
+        text_rank (None when not a full-text match). Filters as search_titles; rank_weights are ts_rank's
+        weights of overview, genres, people and titles (None: the SQL default)."""
         ...
 
     def set_title_keys(self, *, rows: Sequence[Row]) -> int:

@@ -310,13 +310,16 @@ class RpcDatabase:
     def search_lexical(
         self, *, query: str, query_key: str, item_type: ItemTypeFilter, count: int, language: str | None = None,
         genre: str | None = None, category: str | None = None, year_from: int | None = None,
-        year_to: int | None = None,
+        year_to: int | None = None, rank_weights: Sequence[float] | None = None,
     ) -> list[Row]:
-        return self._rpc.rows("search_lexical", {
+        args: dict[str, Any] = {
             "search_query": query, "query_key": query_key, "filter_item_type": item_type, "match_count": count,
             "filter_language": language, "filter_genre": genre, "filter_category": category,
             "year_from": year_from, "year_to": year_to,
-        })
+        }
+        if rank_weights is not None:
+            args["rank_weights"] = list(rank_weights)
+        return self._rpc.rows("search_lexical", args)
 
     def set_title_keys(self, *, rows: Sequence[Row]) -> int:
         if not rows:
