@@ -4,7 +4,7 @@ password change and reset, and account deletion."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -36,7 +36,7 @@ CHOOSING_RULES = (
     "At least 8 characters and at most 72 bytes in UTF-8 (bcrypt's input limit), and not common or guessable "
     "(checked with zxcvbn; the error message says why and how to improve it)"
 )
-EMAIL_SCHEMA = {"format": "email"}
+EMAIL_SCHEMA: dict[str, Any] = {"format": "email"}
 
 Email = Annotated[str, Field(min_length=3, max_length=MAX_EMAIL_LENGTH, json_schema_extra=EMAIL_SCHEMA)]
 Password = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_FIELD)]
@@ -113,10 +113,20 @@ RESET_ACCEPTED = Accepted(
     status="accepted", message="If an account uses this address, a password reset link is on its way to it."
 )
 
-_429 = {429: {"model": ErrorResponse, "description": "Too many requests; `Retry-After` says when to retry"}}
-_403 = {403: {"model": ErrorResponse, "description": "Refused (wrong current password, unconfirmed email)"}}
-_403_TOKEN = {403: {"model": ErrorResponse, "description": "The emailed token is unknown, used or expired"}}
-_409 = {409: {"model": ErrorResponse, "description": "Email taken (only when email confirmation is off)"}}
+# One documented answer per status, as FastAPI's `responses` takes them.
+OpenApiResponses = dict[int | str, dict[str, Any]]
+_429: OpenApiResponses = {
+    429: {"model": ErrorResponse, "description": "Too many requests; `Retry-After` says when to retry"}
+}
+_403: OpenApiResponses = {
+    403: {"model": ErrorResponse, "description": "Refused (wrong current password, unconfirmed email)"}
+}
+_403_TOKEN: OpenApiResponses = {
+    403: {"model": ErrorResponse, "description": "The emailed token is unknown, used or expired"}
+}
+_409: OpenApiResponses = {
+    409: {"model": ErrorResponse, "description": "Email taken (only when email confirmation is off)"}
+}
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES | _429)
 
@@ -147,7 +157,7 @@ def _token_response(tokens: SessionTokens) -> TokenResponse:
     "/register",
     status_code=201,
     response_model=TokenResponse,
-    responses={202: {"model": Accepted, "description": "Email confirmation is on: a message went out"}} | _409,
+    responses=_409 | {202: {"model": Accepted, "description": "Email confirmation is on: a message went out"}},
 )
 async def register(body: RegisterRequest, accounts: Accounts, ip: ClientIp) -> TokenResponse | JSONResponse:
     """Create an account. With email confirmation off (development, the demo, the original client): 201

@@ -49,26 +49,27 @@ def create_local_app(settings: Settings | None = None, *, web_dir: Path | None =
         "and the web app at / for browsers.",
     )
     auth.install_account_services(app, settings)
-    serves_web = web_dir is not None and (web_dir / "index.html").is_file()
+    web_root = web_dir if web_dir is not None and (web_dir / "index.html").is_file() else None
 
     @app.get("/", tags=["health"], response_model=None)
     def root(request: Request, settings: SettingsDep) -> Response:
         """The web app for a browser (Accept: text/html); name, version and readiness for anything else."""
-        if serves_web and _wants_html(request):
+        if web_root is not None and _wants_html(request):
             # Served without touching the database, so a stopped database still gets a page that says so.
-            return FileResponse(web_dir / "index.html", headers=_PAGE_HEADERS)
+            return FileResponse(web_root / "index.html", headers=_PAGE_HEADERS)
         database = get_db(settings)
         return readiness_response(
             NAME, {"database": database.health, "model": lambda: search.model_readiness(settings)}
         )
 
-    if serves_web:
+    if web_root is not None:
         # Only the app's own folders and file: every other path stays the API's, with its JSON 404.
-        app.mount("/assets", _RevalidatingFiles(directory=web_dir / "assets"), name="web-assets")
-        app.mount("/fonts", _RevalidatingFiles(directory=web_dir / "fonts"), name="web-fonts")
+        app.mount("/assets", _RevalidatingFiles(directory=web_root / "assets"), name="web-assets")
+        app.mount("/fonts", _RevalidatingFiles(directory=web_root / "fonts"), name="web-fonts")
+        config_file = web_root / "config.json"
 
         @app.get("/config.json", include_in_schema=False)
         def web_config() -> FileResponse:
-            return FileResponse(web_dir / "config.json", headers=_REVALIDATE)
+            return FileResponse(config_file, headers=_REVALIDATE)
 
     return app

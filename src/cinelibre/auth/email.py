@@ -27,7 +27,7 @@ class OutgoingEmail:
 
 
 class EmailSender(Protocol):
-    def send(self, message: OutgoingEmail) -> None: ...
+    def send(self, message: OutgoingEmail) -> Path | None: ...
 
 
 class OutboxEmailSender:

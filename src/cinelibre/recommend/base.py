@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from cinelibre.db.port import Database, ItemType, ItemTypeFilter, Row
 
@@ -38,7 +38,7 @@ class Recommendation:
 
     @classmethod
     def from_row(
-        cls, row: Row, *, method: Method, score: float, reason: str, **extra: float | int | None
+        cls, row: Row, *, method: Method, score: float, reason: str, **extra: Any
     ) -> Recommendation:
         """From a row of the recommendation SQL functions, which all share these item columns."""
         return cls(
