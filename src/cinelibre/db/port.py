@@ -189,3 +189,16 @@ class Database(Protocol):
         checkpoint: Row | None, error: str | None,
     ) -> None:
         ...
+
+    # -- online evaluation of recommendations (issue 9) ----------------------------------------------------
+    def record_recommendation_impressions(self, *, user_id: str, impressions: Sequence[Row]) -> int:
+        """Record the items of one list the user was shown: each {item_id, method, model_version (or None),
+        position (1 = top)}, at most 100. An item deleted meanwhile is skipped. Returns how many were recorded."""
+        ...
+
+    def get_recommendation_performance(self, *, days: int = 30) -> list[Row]:
+        """Per UTC day (newest first, the last `days` days, at most 366), method and model version: day,
+        method, model_version, impressions (distinct user-item pairs shown), users, engaged (viewed or
+        clicked within 24 hours), click_through_rate, rated (within 7 days), rating_rate,
+        mean_rating_after, liked (rated >= 4)."""
+        ...

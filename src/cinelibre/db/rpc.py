@@ -221,3 +221,20 @@ class RpcDatabase:
             "run_error": error,
         })
 
+    # -- online evaluation of recommendations (issue 9) ----------------------------------------------------
+    def record_recommendation_impressions(self, *, user_id: str, impressions: Sequence[Row]) -> int:
+        if not impressions:
+            return 0
+        if len(impressions) > 100:
+            raise ValueError("a list shown holds at most 100 items")
+        items = [
+            {"item_id": int(row["item_id"]), "method": str(row["method"]), "model_version": row.get("model_version"),
+             "position": int(row["position"])}
+            for row in impressions
+        ]
+        return int(self._rpc.scalar(
+            "record_recommendation_impressions", {"impression_user_id": user_id, "impression_items": items}
+        ) or 0)
+
+    def get_recommendation_performance(self, *, days: int = 30) -> list[Row]:
+        return self._rpc.rows("get_recommendation_performance", {"report_days": days})
