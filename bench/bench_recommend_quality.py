@@ -19,9 +19,11 @@ Methods:
   SQL function behind /recommendations/personalized); its predicted ratings from the same service.
 - most-rated, most-rated-recently (ratings in the last 365 days of the training data, then all-time count).
 - dense EASE in numpy (Steck, 2019) on the binary user x item matrix, lambda tuned on a validation split
-  carved out of the training part (never the test part).
+  carved out of the training part (never the test part): by default the first seed's, reused for the other
+  seeds (`--tune-every-seed` tunes each; `--ease-lambda` takes a value tuned in an earlier run).
 - implicit's ALS with default parameters, implicit's cosine item-kNN with default parameters.
-- RMSE: the served predicted_rating, each user's own training mean, Surprise SVD and SVD++ (defaults).
+- RMSE: the served predicted_rating, each user's own training mean, Surprise SVD and SVD++ (defaults;
+  `--svdpp-seeds` limits the slow SVD++ to some seeds, `--skip-svdpp` skips it).
 Surprise and implicit come from the `bench` extra (`pip install -e '.[bench]'`); nothing at run time uses them.
 """
 
@@ -192,6 +194,8 @@ def main() -> None:
         help="tune EASE's lambda on each seed's validation split (default: on the first seed's, reused: each "
         "inversion of 9,000 items takes a minute on two shared cores)",
     )
+    parser.add_argument("--ease-lambda", type=float, help="this lambda, untuned (say where it came from)")
+    parser.add_argument("--svdpp-seeds", type=int, nargs="+", help="run SVD++ only on these seeds")
     parser.add_argument("--json-out", type=Path, help="also write every figure here as JSON")
     args = parser.parse_args()
     path = args.ratings or DEFAULT_RATINGS
@@ -242,7 +246,9 @@ def main() -> None:
             measure("most-rated", popularity_lists(train, users, k, recent=False))
             measure("most-rated-recently", popularity_lists(train, users, k, recent=True))
             started = time.perf_counter()
-            if seed == args.seeds[0] or args.tune_every_seed:
+            if args.ease_lambda is not None:
+                l2 = args.ease_lambda
+            elif seed == args.seeds[0] or args.tune_every_seed:
                 l2, by_lambda = tune_ease(train, seed, k)
                 extra["ease validation ndcg"].append({"seed": seed, **by_lambda})
                 print(f"  seed {seed} EASE lambda {l2:g} (validation NDCG {by_lambda[l2]:.4f}; "
@@ -257,7 +263,7 @@ def main() -> None:
 
             rmse["user's own mean"].append(rating_accuracy(fallback, test, fallback=fallback))
             rmse["Surprise SVD"].append(surprise_rmse(SVD(random_state=seed), train, test, fallback))
-            if not args.skip_svdpp:
+            if not args.skip_svdpp and (args.svdpp_seeds is None or seed in args.svdpp_seeds):
                 rmse["Surprise SVD++"].append(surprise_rmse(SVDpp(random_state=seed), train, test, fallback))
             for name, values in rmse.items():
                 accuracy = values[-1]
