@@ -13,7 +13,9 @@ from typing import ClassVar, Literal, Self
 
 from cinelibre.db.port import Database, ItemType, ItemTypeFilter, Row
 
-Method = Literal["collaborative", "content_based", "popularity"]
+# "ease" and "item_knn" are the trained item-to-item model (which one depends on the catalog's size).
+Method = Literal["ease", "item_knn", "content_based", "popularity"]
+MODEL_METHODS: tuple[Method, ...] = ("ease", "item_knn")
 
 MAX_RECOMMENDATIONS = 100
 
@@ -28,13 +30,17 @@ class Recommendation:
     # Higher is better within one method; scores of different methods are not comparable.
     score: float
     method: Method
-    # A sentence a person can read: "because you rated Drishyam 4.5".
+    # A sentence a person can read: "because you liked Drishyam and Kahaani".
     reason: str
     predicted_rating: float | None = None
     similarity: float | None = None
+    # The trained model version that produced the item; None for content-based and popularity items.
+    model_version: int | None = None
 
     @classmethod
-    def from_row(cls, row: Row, *, method: Method, score: float, reason: str, **extra: float) -> Recommendation:
+    def from_row(
+        cls, row: Row, *, method: Method, score: float, reason: str, **extra: float | int | None
+    ) -> Recommendation:
         """From a row of the recommendation SQL functions, which all share these item columns."""
         return cls(
             item_id=int(row["item_id"]), item_type=row["item_type"], title=row["title"], year=row["year"],
