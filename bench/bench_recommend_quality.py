@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from cinelibre.recommend import offline
 from cinelibre.recommend.evaluation import (
@@ -188,6 +189,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--skip-served", action="store_true", help="only the baselines")
+    parser.add_argument("--skip-baselines", action="store_true",
+                        help="only the served list, most-rated and the user's mean (the others in another run)")
     parser.add_argument("--skip-svdpp", action="store_true", help="SVD++ takes minutes per seed")
     parser.add_argument(
         "--tune-every-seed", action="store_true",
@@ -245,25 +248,29 @@ def main() -> None:
                 })
             measure("most-rated", popularity_lists(train, users, k, recent=False))
             measure("most-rated-recently", popularity_lists(train, users, k, recent=True))
-            started = time.perf_counter()
-            if args.ease_lambda is not None:
-                l2 = args.ease_lambda
-            elif seed == args.seeds[0] or args.tune_every_seed:
-                l2, by_lambda = tune_ease(train, seed, k)
-                extra["ease validation ndcg"].append({"seed": seed, **by_lambda})
-                print(f"  seed {seed} EASE lambda {l2:g} (validation NDCG {by_lambda[l2]:.4f}; "
-                      + ", ".join(f"{x:g}: {v:.4f}" for x, v in by_lambda.items()) + ")", flush=True)
-            extra["ease lambda"].append(l2)
-            measure("dense EASE", indexed.top_k(ease_scores(indexed, l2), users, k))
-            extra["ease seconds (tuning + fit)"].append(time.perf_counter() - started)
-            measure("implicit ALS (default)", implicit_lists(
-                implicit.cpu.als.AlternatingLeastSquares(random_state=seed), indexed, users, k))
-            measure("item-kNN cosine", implicit_lists(
-                implicit.nearest_neighbours.CosineRecommender(), indexed, users, k))
+            if not args.skip_baselines:
+                started = time.perf_counter()
+                if args.ease_lambda is not None:
+                    l2 = args.ease_lambda
+                elif seed == args.seeds[0] or args.tune_every_seed:
+                    l2, by_lambda = tune_ease(train, seed, k)
+                    extra["ease validation ndcg"].append({"seed": seed, **by_lambda})
+                    print(f"  seed {seed} EASE lambda {l2:g} (validation NDCG {by_lambda[l2]:.4f}; "
+                          + ", ".join(f"{x:g}: {v:.4f}" for x, v in by_lambda.items()) + ")", flush=True)
+                extra["ease lambda"].append(l2)
+                measure("dense EASE", indexed.top_k(ease_scores(indexed, l2), users, k))
+                extra["ease seconds (tuning + fit)"].append(time.perf_counter() - started)
+                with threadpool_limits(1, "blas"):  # implicit's advice: its own threads, not BLAS's
+                    measure("implicit ALS (default)", implicit_lists(
+                        implicit.cpu.als.AlternatingLeastSquares(random_state=seed), indexed, users, k))
+                    measure("item-kNN cosine", implicit_lists(
+                        implicit.nearest_neighbours.CosineRecommender(), indexed, users, k))
 
             rmse["user's own mean"].append(rating_accuracy(fallback, test, fallback=fallback))
-            rmse["Surprise SVD"].append(surprise_rmse(SVD(random_state=seed), train, test, fallback))
-            if not args.skip_svdpp and (args.svdpp_seeds is None or seed in args.svdpp_seeds):
+            if not args.skip_baselines:
+                rmse["Surprise SVD"].append(surprise_rmse(SVD(random_state=seed), train, test, fallback))
+            svdpp_wanted = args.svdpp_seeds is None or seed in args.svdpp_seeds
+            if not args.skip_baselines and not args.skip_svdpp and svdpp_wanted:
                 rmse["Surprise SVD++"].append(surprise_rmse(SVDpp(random_state=seed), train, test, fallback))
             for name, values in rmse.items():
                 accuracy = values[-1]
@@ -289,7 +296,8 @@ def main() -> None:
         popular_ndcg = statistics.fmean(r.ndcg for r in ranking["most-rated"])
         print(f"\nserved / dense EASE NDCG@10: {served_ndcg / ease_ndcg:.3f} (target >= 0.95); "
               f"served / most-rated: {served_ndcg / popular_ndcg:.2f} (target >= 2)")
-    print(f"EASE lambdas chosen: {extra['ease lambda']}")
+    if extra["ease lambda"]:
+        print(f"EASE lambdas used: {extra['ease lambda']}")
     if args.json_out:
         args.json_out.write_text(json.dumps({
             "ranking": {name: [dataclasses.asdict(r) for r in reports] for name, reports in ranking.items()},
