@@ -114,6 +114,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def train_in_child(url: str) -> dict:
     env = dict(os.environ, AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(LAMBDA_MEMORY_MB), POWERTOOLS_LOG_LEVEL="WARNING")
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", TRAIN_CHILD, url], capture_output=True, text=True, env=env,
                           check=False)
@@ -121,6 +122,7 @@ def train_in_child(url: str) -> dict:
         raise SystemExit(f"training failed:\n{done.stderr[-3000:]}")
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     figures["process_seconds"] = time.perf_counter() - started
+    figures["load_average_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     return figures
 
 
@@ -160,9 +162,12 @@ def latency(url: str, loaded: offline.LoadedData, requests: int, seed: int) -> d
     for _ in range(10):
         call()
     methods.clear()
+    load_before = os.getloadavg()[0]
     samples = [call() for _ in range(requests)]
+    load_after = os.getloadavg()[0]
     close_databases()
-    return {"p50_ms": percentile(samples, 50), "p95_ms": percentile(samples, 95), "p99_ms": percentile(samples, 99),
+    return {"load_average_1min": [round(load_before, 2), round(load_after, 2)],
+            "p50_ms": percentile(samples, 50), "p95_ms": percentile(samples, 95), "p99_ms": percentile(samples, 99),
             "mean_ms": statistics.fmean(samples), "n": len(samples), "methods": methods}
 
 
@@ -181,6 +186,8 @@ def main() -> None:
     from cinelibre.observability import logger
 
     logger.setLevel("WARNING")
+    # The handler's CloudWatch metrics (EMF lines on stdout) would bury the figures.
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}", flush=True)
     results = {}
     with offline.throwaway_server() as server:
