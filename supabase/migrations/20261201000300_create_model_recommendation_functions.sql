@@ -42,8 +42,8 @@ as $$
     left join mine mi on true
     group by mo.version, mo.global_mean, mo.user_reg
   ),
-  contributions as materialized (
-    select n.neighbour_id, n.item_id as because_id, mi.signal * n.weight as lift, n.weight,
+  contributions as (
+    select n.neighbour_id, mi.signal * n.weight as lift, n.weight,
            mi.rating - mo.global_mean - ub.bias - mi.item_bias as residual
     from mine mi
     cross join model mo
@@ -57,6 +57,15 @@ as $$
     where not exists (select 1 from mine x where x.item_id = c.neighbour_id)
     group by c.neighbour_id
     having sum(c.lift) > 0
+  ),
+  -- Only the best few are described: looking up titles for every scored item (thousands for a user with
+  -- many ratings) is what made this slow. The margin covers the duplicates and rated titles dropped below.
+  shortlist as (
+    select s.* from scored s
+    where filter_item_type = 'all'
+       or exists (select 1 from public.items i where i.id = s.item_id and i.item_type = filter_item_type)
+    order by s.score desc, s.item_id
+    limit least(greatest(result_limit, 1), 100) * 2 + 20
   ),
   rated_titles as (
     select i.item_type, lower(coalesce(mv.title, b.title)) as title_key,
@@ -75,11 +84,10 @@ as $$
              partition by i.item_type, lower(coalesce(mv.title, b.title)), coalesce(mv.release_year, b.published_year)
              order by s.score desc, s.item_id
            ) as copy
-    from scored s
+    from shortlist s
     join public.items i on i.id = s.item_id
     left join public.movies mv on mv.item_id = s.item_id
     left join public.books b on b.item_id = s.item_id
-    where filter_item_type = 'all' or i.item_type = filter_item_type
   ),
   top as (
     select d.*
@@ -104,16 +112,19 @@ as $$
   cross join model mo
   cross join user_bias ub
   left join public.item_biases ib on ib.model_version = mo.version and ib.item_id = t.item_id
+  -- The (up to two) rated items that lifted this one most: one primary-key probe per rated item.
   cross join lateral (
-    select array_agg(best.because_id order by best.lift desc, best.because_id) as ids,
-           array_agg(best.title order by best.lift desc, best.because_id) as titles
+    select array_agg(best.item_id order by best.lift desc, best.item_id) as ids,
+           array_agg(best.title order by best.lift desc, best.item_id) as titles
     from (
-      select c.because_id, c.lift, coalesce(lm.title, lb.title) as title
-      from contributions c
-      left join public.movies lm on lm.item_id = c.because_id
-      left join public.books lb on lb.item_id = c.because_id
-      where c.neighbour_id = t.item_id and c.lift > 0
-      order by c.lift desc, c.because_id
+      select mi.item_id, mi.signal * n.weight as lift, coalesce(lm.title, lb.title) as title
+      from mine mi
+      join public.item_neighbours n
+        on n.model_version = mo.version and n.item_id = mi.item_id and n.neighbour_id = t.item_id
+      left join public.movies lm on lm.item_id = mi.item_id
+      left join public.books lb on lb.item_id = mi.item_id
+      where mi.signal * n.weight > 0
+      order by mi.signal * n.weight desc, mi.item_id
       limit 2
     ) best
   ) because

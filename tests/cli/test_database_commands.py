@@ -10,6 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from cinelibre.db.migrate import discover
+
 REPO = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).with_name("cinelibre")
 
@@ -32,7 +34,7 @@ def cli_env(pg_url: str) -> dict[str, str]:
 def test_migrate_applies_everything_then_nothing(cli_env):
     first = _run("migrate", env=cli_env)
     assert first.returncode == 0, first.stderr
-    assert "applied 12 migration(s)" in first.stdout
+    assert f"applied {len(discover())} migration(s)" in first.stdout
     second = _run("migrate", env=cli_env)
     assert second.returncode == 0 and "database is up to date" in second.stdout
 
