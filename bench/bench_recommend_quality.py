@@ -191,6 +191,8 @@ def main() -> None:
     parser.add_argument("--skip-served", action="store_true", help="only the baselines")
     parser.add_argument("--skip-baselines", action="store_true",
                         help="only the served list, most-rated and the user's mean (the others in another run)")
+    parser.add_argument("--rmse-only", action="store_true",
+                        help="only rating accuracy: the user's mean, Surprise SVD and SVD++ (and served with it)")
     parser.add_argument("--skip-svdpp", action="store_true", help="SVD++ takes minutes per seed")
     parser.add_argument(
         "--tune-every-seed", action="store_true",
@@ -246,9 +248,10 @@ def main() -> None:
                     for name in ("model_version", "algorithm", "item_count", "rating_count", "train_seconds",
                                  "peak_memory_bytes", "metrics")
                 })
-            measure("most-rated", popularity_lists(train, users, k, recent=False))
-            measure("most-rated-recently", popularity_lists(train, users, k, recent=True))
-            if not args.skip_baselines:
+            if not args.rmse_only:
+                measure("most-rated", popularity_lists(train, users, k, recent=False))
+                measure("most-rated-recently", popularity_lists(train, users, k, recent=True))
+            if not args.skip_baselines and not args.rmse_only:
                 started = time.perf_counter()
                 if args.ease_lambda is not None:
                     l2 = args.ease_lambda
