@@ -173,7 +173,14 @@ def surprise_rmse(algorithm: Any, train: list[RatingRecord], test: list[RatingRe
 def served(train, test, k: int, server_url: str, seed: int):
     database_url = offline.fresh_database(server_url, f"quality_seed_{seed}")
     started = time.perf_counter()
-    result = offline.evaluate_served(database_url, train, test, k=k)
+    last_step = [None]
+
+    def progress(step: str, done: int, total: int) -> None:
+        if step != last_step[0] or (step == "ranking" and done % 100 == 0) or done == total:
+            last_step[0] = step
+            print(f"    seed {seed} {step} {done}/{total} at {time.perf_counter() - started:.0f} s", flush=True)
+
+    result = offline.evaluate_served(database_url, train, test, k=k, progress=progress)
     return result, time.perf_counter() - started
 
 
