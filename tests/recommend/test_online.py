@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from cinelibre.db.rpc import RpcDatabase
 from cinelibre.errors import DatabaseUnavailableError
 from cinelibre.recommend.base import Recommendation
 from cinelibre.recommend.online import record_shown
@@ -46,3 +47,33 @@ def test_a_bug_is_not_swallowed():
 
     with pytest.raises(TypeError):
         record_shown(Broken(), "someone", [recommendation(1, "ease", 1)])
+
+
+def test_the_personalized_endpoint_records_what_it_served(recommend_client, make_user, db):
+    ids = load_catalog(db, [movie_row(n, f"Film {n}", theme=0) for n in range(1, 6)])
+    user = make_user("reader")
+
+    served = recommend_client.get("/recommendations/personalized", query={"limit": 3}, token=user.token)
+
+    assert served.status == 200
+    body = served.json()
+    assert len(body["items"]) == 3 and set(ids.values()) >= {item["item_id"] for item in body["items"]}
+    rows = db.get_recommendation_performance(days=1)
+    assert [(row["method"], row["impressions"], row["users"]) for row in rows] == [(body["method"], 3, 1)]
+
+
+def test_the_personalized_endpoint_still_answers_when_recording_fails(recommend_client, make_user, db,
+                                                                      monkeypatch, caplog):
+    load_catalog(db, [movie_row(n, f"Film {n}", theme=0) for n in range(1, 4)])
+    user = make_user("reader")
+
+    def unreachable(self, **_):
+        raise DatabaseUnavailableError("the database connection failed; try again")
+
+    monkeypatch.setattr(RpcDatabase, "record_recommendation_impressions", unreachable)
+    with caplog.at_level("WARNING"):
+        served = recommend_client.get("/recommendations/personalized", query={"limit": 2}, token=user.token)
+
+    assert served.status == 200 and len(served.json()["items"]) == 2
+    assert "recording the recommendations shown failed" in caplog.text
+    assert db.get_recommendation_performance(days=1) == []

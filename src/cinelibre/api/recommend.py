@@ -20,6 +20,7 @@ from cinelibre.errors import NotFoundError, ValidationError
 from cinelibre.observability import logger, metrics
 from cinelibre.recommend import MAX_RECOMMENDATIONS, Hybrid, Popularity, Recommendation, service
 from cinelibre.recommend.base import Method
+from cinelibre.recommend.online import record_shown
 from cinelibre.settings import Settings, get_settings
 
 NAME = "cinelibre-recommend"
@@ -213,6 +214,7 @@ def personalized(
     content-based from what you rated best when not, the titles rated most here when you have rated
     nothing. Never an item (or a second copy of a title) you rated."""
     result = service.personalized(database, user_id, n=limit, item_type=item_type)
+    record_shown(database, user_id, result.recommendations)  # online evaluation; never fails the request
     with single_metric(
         name="PersonalizedRecommendations",
         unit=MetricUnit.Count,
