@@ -1,8 +1,6 @@
-"""Popularity, collaborative filtering and content-based SQL functions on data whose answer is known."""
+"""Popularity and content-based SQL functions on data whose answer is known."""
 
 from __future__ import annotations
-
-import pytest
 
 from tests.db.catalog_rows import book, movie, unit
 
@@ -43,42 +41,25 @@ def test_popularity_without_ratings_falls_back_on_source_votes(db):
     assert db.get_popular_items(item_type="book", count=3) == []
 
 
-def test_collaborative_filtering_follows_correlated_neighbours(db):
-    films = _items(db, 6)
-    users = _users(db, "target", "twin", "opposite")
-    # target and twin agree on films 0-3; opposite disagrees. twin loves 4 and hates 5; opposite the reverse.
-    shared = {0: 5.0, 1: 1.0, 2: 4.0, 3: 2.0}
-    for index, value in shared.items():
-        db.upsert_rating(user_id=users["target"], item_id=films[index], rating=value)
-        db.upsert_rating(user_id=users["twin"], item_id=films[index], rating=value)
-        db.upsert_rating(user_id=users["opposite"], item_id=films[index], rating=6.0 - value)
-    db.upsert_rating(user_id=users["twin"], item_id=films[4], rating=5.0)
-    db.upsert_rating(user_id=users["twin"], item_id=films[5], rating=1.0)
-    db.upsert_rating(user_id=users["opposite"], item_id=films[4], rating=1.0)
-    db.upsert_rating(user_id=users["opposite"], item_id=films[5], rating=5.0)
-
-    rows = db.get_collaborative_recommendations(user_id=users["target"], item_type="all", count=10, min_overlap=3)
-    # min_support defaults to 2 and only one neighbour (twin) correlates positively: nothing is predicted.
-    assert rows == []
-    rows = db._rpc.rows("get_collaborative_recommendations", {
-        "target_user_id": users["target"], "filter_item_type": "all", "result_limit": 10, "min_overlap": 3,
-        "min_support": 1,
-    })
-    assert [r["item_id"] for r in rows] == [films[4], films[5]]
-    # Resnick: target mean 3.0 + (twin's 5.0 - twin's mean 3.0) = 5.0; and 3.0 + (1.0 - 3.0) = 1.0.
-    assert rows[0]["predicted_rating"] == pytest.approx(5.0)
-    assert rows[1]["predicted_rating"] == pytest.approx(1.0)
-    assert not {r["item_id"] for r in rows} & {films[i] for i in shared}
+def test_popular_means_most_rated_not_best_rated(db):
+    """Issue 9: ranking by a damped mean made "popular" a "top rated" list (NDCG@10 0.090 against 0.171 for
+    the rating count on MovieLens)."""
+    films = _items(db, 3)
+    users = _users(db, *(f"u{i}" for i in range(4)))
+    db.upsert_rating(user_id=users["u0"], item_id=films[0], rating=5.0)
+    for i in range(1, 4):
+        db.upsert_rating(user_id=users[f"u{i}"], item_id=films[1], rating=2.5)
+    ranked = db.get_popular_items(item_type="movie", count=3)
+    assert [r["item_id"] for r in ranked] == [films[1], films[0], films[2]]
+    assert [r["rating_count"] for r in ranked] == [3, 1, 0]
+    assert ranked[0]["score"] > ranked[1]["score"] > ranked[2]["score"]
 
 
-def test_collaborative_filtering_needs_enough_overlap(db):
-    films = _items(db, 4)
-    users = _users(db, "a", "b")
-    for index, value in enumerate([5.0, 1.0]):
-        db.upsert_rating(user_id=users["a"], item_id=films[index], rating=value)
-        db.upsert_rating(user_id=users["b"], item_id=films[index], rating=value)
-    db.upsert_rating(user_id=users["b"], item_id=films[3], rating=5.0)
-    assert db.get_collaborative_recommendations(user_id=users["a"], item_type="all", count=5, min_overlap=3) == []
+def test_collaborative_filtering_by_pearson_correlation_is_gone(db, pg_url):
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("select to_regproc('public.get_collaborative_recommendations')").fetchone()[0] is None
 
 
 def test_content_recommendations_explain_themselves_and_skip_rated_items(db):

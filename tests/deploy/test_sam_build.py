@@ -76,7 +76,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BuiltFunction]:
             print(line)
 
     functions = built_functions()
-    assert set(functions) == {"auth", "search", "recommend", "ingest"}
+    assert set(functions) == {"auth", "search", "recommend", "ingest", "train"}
     return functions
 
 
@@ -99,7 +99,7 @@ def test_model_layer_holds_the_model_under_model(built: dict[str, BuiltFunction]
         assert sorted(p.name for p in layer.iterdir()) == ["model"], "the layer's root becomes /opt"
         manifest = json.loads((layer / "model" / "manifest.json").read_text())
         assert manifest, "the model manifest is empty"
-    for name in ("auth", "recommend"):
+    for name in ("auth", "recommend", "train"):
         assert built[name].layer_dirs == ()
 
 
@@ -133,6 +133,9 @@ def test_functions_ship_only_the_extras_they_import(built: dict[str, BuiltFuncti
             assert not shipped & HTTP_LIBRARIES, f"ingest ships {shipped & HTTP_LIBRARIES}"
         if function.name in ("search", "ingest"):
             assert {"fastembed", "onnxruntime"} <= shipped
+        if function.name == "train":
+            assert {"numpy", "scipy"} <= shipped
+            assert not shipped & (HTTP_LIBRARIES | {"fastembed", "onnxruntime"}), f"train ships {shipped}"
 
 
 def test_supabase_rest_adapter_imports_from_each_package(built: dict[str, BuiltFunction]) -> None:
@@ -259,6 +262,11 @@ def test_built_functions_answer_sample_events(
     assert rating["item_id"] == rated_item["item_id"] and rating["rating"] == 4.5
     assert mine_status == 200, mine
     assert [item["item_id"] for item in mine["items"]] == [rated_item["item_id"]]
+
+    # The training schedule's event: the train function reads that rating and publishes a model version.
+    train = lambda_.invoke(built["train"], [event("train-scheduled.json")])
+    trained = train["invocations"][0]["response"]
+    assert trained["status"] == "published" and trained["rating_count"] == 1, trained
 
     # auth and recommend answer without ever loading the model's libraries.
     for result in (auth, recommend):

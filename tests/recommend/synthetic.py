@@ -121,3 +121,41 @@ def two_taste_world(db, *, users_per_group: int = 6, items_per_group: int = 8, s
             for item in items[other]:
                 ratings.append((user, item, generator.choice([1.0, 1.5])))
     return items, users, ratings
+
+
+def planted_groups_world(
+    db, *, groups: int = 3, items_per_group: int = 5, users_per_group: int = 8, seed: int = 11
+):
+    """A planted item-to-item structure: users of group g love (4.5-5) each of group g's films with
+    probability 0.7 (at least two of them) and dislike (1-2) a few others, so every item's true neighbours
+    are the rest of its group. The films of one group share no embedding theme with each other (each has
+    its own), so only ratings reveal the groups.
+    Returns (item ids by group, user ids by group, every rating as (user, item, r))."""
+    generator = random.Random(seed)
+    names = [f"group{g}" for g in range(groups)]
+    titles = {name: [f"{name} title {i}" for i in range(items_per_group)] for name in names}
+    movies = [
+        movie_row(5000 + 100 * g + i, title, theme=10 + g * items_per_group + i)
+        for g, name in enumerate(names)
+        for i, title in enumerate(titles[name])
+    ]
+    ids = load_catalog(db, movies)
+    items = {name: [ids[title] for title in titles[name]] for name in names}
+    users = {
+        name: list(create_users(db, *(f"{name}u{u}" for u in range(users_per_group))).values()) for name in names
+    }
+    others = {name: [item for other in names if other != name for item in items[other]] for name in names}
+    ratings = []
+    for name in names:
+        for user in users[name]:
+            liked = [item for item in items[name] if generator.random() < 0.7]
+            if len(liked) < 2:
+                liked = generator.sample(items[name], 2)
+            ratings += [(user, item, generator.choice([4.5, 5.0])) for item in liked]
+            ratings += [(user, item, generator.choice([1.0, 1.5, 2.0])) for item in generator.sample(others[name], 2)]
+    return items, users, ratings
+
+
+def rate_all(db, ratings) -> None:
+    for user, item, value in ratings:
+        db.upsert_rating(user_id=user, item_id=item, rating=value)

@@ -1,5 +1,6 @@
-"""Offline evaluation: metrics checked against hand-computed values, splits against their promises, and an
-end-to-end evaluation on a synthetic world where collaborative filtering must find the right answer."""
+"""Offline evaluation: metrics checked against hand-computed values, splits against their promises, and the
+evaluation of a recommender whose lists are given. (The trained model's quality on synthetic data is
+measured end to end, through the serving SQL, in test_offline_served.py.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 
 import pytest
 
-from cinelibre.recommend import PearsonUserKNN, Popularity
+from cinelibre.recommend.base import Recommendation, Recommender
 from cinelibre.recommend.evaluation import (
     MeanFallback,
     RatingRecord,
@@ -23,7 +24,6 @@ from cinelibre.recommend.evaluation import (
     success_at_k,
     train_test_split,
 )
-from tests.recommend.synthetic import two_taste_world
 
 
 def test_precision_and_recall_at_k():
@@ -137,32 +137,45 @@ def test_split_keeps_min_train_ratings_per_user():
     assert train == ratings and test == []
 
 
-def test_collaborative_filtering_finds_the_held_out_favourites_that_popularity_cannot(db):
-    items, users, ratings = two_taste_world(db, users_per_group=10, items_per_group=8, seed=11)
-    records = [RatingRecord(user, item, value) for user, item, value in ratings]
-    train, test = train_test_split(records, test_fraction=0.25, seed=5)
-    for record in train:
-        db.upsert_rating(user_id=record.user_id, item_id=record.item_id, rating=record.rating)
+class FixedLists(Recommender):
+    """A recommender whose lists and predicted ratings are given, so every figure is hand-computable."""
 
-    knn = evaluate(PearsonUserKNN().fit(db), train, test, k=4, catalog_size=16)
-    popular = evaluate(Popularity().fit(db), train, test, k=4, catalog_size=16)
+    method = "popularity"
 
-    # Each user's held-out favourites are unrated items of their own group, which the like-minded
-    # neighbours (9 of them, each holding out a quarter of their own ratings) love: user-based CF must rank
-    # all of them first.
-    assert knn.ranking.users == len({record.user_id for record in test if record.rating >= 4.0}) >= 10
-    assert knn.ranking.ndcg == pytest.approx(1.0)
-    assert knn.ranking.recall == pytest.approx(1.0)
-    assert knn.ranking.mrr == pytest.approx(1.0)
-    assert popular.ranking.ndcg < knn.ranking.ndcg
-    # Each user left exactly 4 items unrated, so a list of 4 predicts every held-out pair...
-    assert knn.ratings.pairs == len(test) and knn.ratings.coverage == 1.0
-    assert knn.ratings.rmse == knn.ratings.rmse_predicted < 0.75
-    # ...while a list of 2 predicts half of them, favourites first: the other held-out films fall back to the
-    # user's mean (far from the disliked films' 1-1.5), and RMSE still covers every pair.
-    short = evaluate(PearsonUserKNN().fit(db), train, test, k=2)
-    assert short.ratings.pairs == len(test)
-    assert short.ratings.predicted_pairs == 2 * len({record.user_id for record in test})
-    assert short.ratings.coverage == pytest.approx(0.5)
-    assert short.ratings.rmse_predicted is not None and short.ratings.rmse_predicted < 0.75
-    assert short.ratings.rmse > 1.0
+    def __init__(self, lists: dict[str, list[tuple[int, float | None]]]) -> None:
+        super().__init__()
+        self.lists = lists
+
+    def recommend(self, user_id, n=10, *, exclude_seen=True, item_type="all"):
+        return [
+            Recommendation(item_id=item, item_type="movie", title=f"film {item}", year=None, image_url=None,
+                           score=1.0 / rank, method="popularity", reason="given", predicted_rating=predicted)
+            for rank, (item, predicted) in enumerate(self.lists.get(user_id, []), start=1)
+        ][:n]
+
+
+def test_evaluate_scores_lists_and_every_held_out_rating_of_any_recommender():
+    train = [RatingRecord("a", 1, 5.0), RatingRecord("a", 2, 3.0), RatingRecord("b", 1, 2.0)]
+    test = [
+        RatingRecord("a", 3, 5.0),  # relevant, listed second with a prediction of 4.5
+        RatingRecord("a", 4, 2.0),  # not listed: a's training mean, 4.0, stands in
+        RatingRecord("b", 5, 4.0),  # relevant, listed first without a prediction: b's mean, 2.0
+    ]
+    recommender = FixedLists({"a": [(9, 3.0), (3, 4.5)], "b": [(5, None), (6, 1.0)]}).fit(object())
+
+    report = evaluate(recommender, train, test, k=2, catalog_size=10)
+
+    assert report.ranking.users == 2
+    assert report.ranking.precision == pytest.approx((1 / 2 + 1 / 2) / 2)
+    assert report.ranking.recall == pytest.approx(1.0)
+    assert report.ranking.ndcg == pytest.approx((1 / math.log2(3) + 1.0) / 2)
+    assert report.ranking.mrr == pytest.approx((1 / 2 + 1) / 2)
+    assert report.ranking.success_k == 2 and report.ranking.success == 1.0
+    assert report.ranking.coverage == pytest.approx(4 / 10)
+    # Every held-out pair counts; only (a, 3) was predicted by the recommender itself.
+    assert report.ratings.pairs == 3 and report.ratings.predicted_pairs == 1
+    assert report.ratings.rmse == pytest.approx(math.sqrt((0.5**2 + 2.0**2 + 2.0**2) / 3))
+    assert report.ratings.rmse_predicted == pytest.approx(0.5)
+    # With a predictor for any pair, that predictor is measured on every pair instead.
+    exact = evaluate(recommender, train, test, k=2, predict=lambda user, item: {3: 5.0, 4: 2.0, 5: 4.0}[item])
+    assert exact.ratings.rmse == 0.0 and exact.ratings.coverage == 1.0

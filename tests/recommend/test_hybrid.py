@@ -1,12 +1,21 @@
-"""The hybrid picks collaborative filtering, content-based or popularity as the seed design says, tells
-which and why, tops short lists up, and never returns a rated item."""
+"""The hybrid picks the trained model, content-based or popularity, tells which and why, tops short lists
+up, and never returns a rated item or a title twice."""
 
 from __future__ import annotations
 
 import pytest
 
-from cinelibre.recommend import Hybrid
-from tests.recommend.synthetic import book_row, create_users, load_catalog, movie_row, two_taste_world
+from cinelibre.recommend import Hybrid, service
+from cinelibre.recommend.training import TrainingParams, train_and_publish
+from tests.recommend.synthetic import (
+    book_row,
+    create_users,
+    load_catalog,
+    movie_row,
+    planted_groups_world,
+    rate_all,
+    two_taste_world,
+)
 
 
 def rate(db, user, ids, **ratings_by_title):
@@ -27,7 +36,7 @@ def test_a_user_without_ratings_gets_popular_items(db, catalog):
     result = Hybrid().fit(db).explain(user, 5)
     assert result.method == "popularity"
     assert result.rating_count == 0
-    assert result.explanation == "You have not rated anything yet, so these are the most popular titles."
+    assert result.explanation == "You have not rated anything yet, so these are the titles rated most here."
     assert len(result.recommendations) == 5
     assert {item.method for item in result.recommendations} == {"popularity"}
 
@@ -36,56 +45,82 @@ def test_a_few_high_ratings_lead_to_content_based(db, catalog):
     user = create_users(db, "ana")["ana"]
     rate(db, user, catalog, Space_film_0=4.5, Romance_film_0=1.0)
     result = Hybrid().fit(db).explain(user, 4, item_type="movie")
-    assert result.method == "content_based"
-    assert result.explanation.startswith(
-        "With 2 ratings (we need 5) we cannot yet find people who share your taste"
-    )
+    assert result.method == "content_based" and result.model_version is None
+    assert result.explanation.startswith("No recommendation model has been trained yet, so these are close")
     assert [item.title.startswith("Space film") for item in result.recommendations] == [True] * 4
     assert result.recommendations[0].reason == "because you rated Space film 0 4.5"
 
 
-def test_enough_ratings_and_neighbours_lead_to_collaborative_filtering(db):
+def test_a_user_who_liked_modelled_titles_gets_the_trained_model(db, forget_models):
     items, users, ratings = two_taste_world(db)
     target = users["north"][0]
     hidden = set(items["north"][5:]) | set(items["south"][5:])
-    for user, item, value in ratings:
-        if not (user == target and item in hidden):
-            db.upsert_rating(user_id=user, item_id=item, rating=value)
+    rate_all(db, [(u, i, r) for u, i, r in ratings if not (u == target and i in hidden)])
+    report = train_and_publish(db, params=TrainingParams(l2=10.0, validate=False))
 
     result = Hybrid().fit(db).explain(target, 3)
 
-    assert result.method == "collaborative"
+    assert result.method == "ease" and result.model_version == report.model_version
     assert result.rating_count == 10
-    assert result.explanation == "Based on people whose ratings agree with your 10 ratings."
+    assert result.explanation == "From your 10 ratings: titles that people who liked the same ones also liked."
     assert {item.item_id for item in result.recommendations} == set(items["north"][5:])
-    assert all("people whose ratings agree with yours" in item.reason for item in result.recommendations)
+    assert all(item.reason.startswith("because you liked north film") for item in result.recommendations)
+    assert all(item.model_version == report.model_version for item in result.recommendations)
+    assert all(item.predicted_rating is not None for item in result.recommendations)
+    # The south films come next only as a top-up from other methods: the model never speaks for them.
+    longer = Hybrid().fit(db).explain(target, 6)
+    assert [item.method for item in longer.recommendations][:3] == ["ease"] * 3
+    assert len({item.item_id for item in longer.recommendations}) == 6
 
 
-def test_enough_ratings_but_no_neighbours_falls_back_on_content(db, catalog):
+def test_a_new_rating_changes_the_list_at_once_without_retraining(db, forget_models):
+    items, users, ratings = planted_groups_world(db)
+    rate_all(db, ratings)
+    train_and_publish(db, params=TrainingParams(l2=30.0, validate=False))
+    newcomer = create_users(db, "newcomer")["newcomer"]
+    db.upsert_rating(user_id=newcomer, item_id=items["group1"][0], rating=5.0)
+    first = service.personalized(db, newcomer, n=3)
+    assert first.method == "ease"
+    assert {item.item_id for item in first.recommendations} <= set(items["group1"])
+    db.upsert_rating(user_id=newcomer, item_id=items["group1"][0], rating=1.0)
+    db.upsert_rating(user_id=newcomer, item_id=items["group2"][0], rating=5.0)
+    second = service.personalized(db, newcomer, n=3)
+    assert second.method == "ease"
+    assert {item.item_id for item in second.recommendations} <= set(items["group2"])
+
+
+def test_liked_titles_the_model_does_not_know_lead_to_content(db, catalog, forget_models):
+    items, users, ratings = two_taste_world(db, users_per_group=3, items_per_group=3)
+    rate_all(db, ratings)
+    train_and_publish(db, params=TrainingParams(validate=False))
     user = create_users(db, "loner")["loner"]
-    rate(
-        db,
-        user,
-        catalog,
-        Space_film_0=5.0,
-        Space_film_1=4.5,
-        Romance_film_0=1.0,
-        Romance_film_1=1.5,
-        Romance_film_2=2.0,
-    )
+    rate(db, user, catalog, Space_film_0=5.0, Space_film_1=4.5, Romance_film_0=1.0)
     result = Hybrid().fit(db).explain(user, 3, item_type="movie")
     assert result.method == "content_based"
-    assert result.explanation.startswith("Nobody has yet rated enough of the same titles the way you did")
-    assert {item.title for item in result.recommendations} == {"Space film 2", "Space film 3", "Space film 4"}
+    assert result.explanation.startswith("Our trained model does not know the titles you liked yet")
+    # The space films and the north films share an embedding theme.
+    assert all(item.title.startswith(("Space film", "north film")) for item in result.recommendations)
+    assert {"Space film 0", "Space film 1"}.isdisjoint(item.title for item in result.recommendations)
 
 
-def test_only_low_ratings_and_no_neighbours_fall_back_on_popularity(db, catalog):
+def test_only_low_ratings_still_lead_to_content_from_the_best_of_them(db, catalog):
     user = create_users(db, "grump")["grump"]
-    rate(db, user, catalog, Space_film_0=2.0, Romance_film_0=1.0)
-    result = Hybrid().fit(db).explain(user, 5)
+    rate(db, user, catalog, Space_film_0=2.5, Romance_film_0=1.0)
+    result = Hybrid().fit(db).explain(user, 4, item_type="movie")
+    assert result.method == "content_based"
+    assert {item.title for item in result.recommendations} == {f"Space film {i}" for i in range(1, 5)}
+    assert {item.reason for item in result.recommendations} == {"because you rated Space film 0 2.5"}
+
+
+def test_ratings_without_any_description_fall_back_on_popularity(db, catalog):
+    ids = load_catalog(db, [movie_row(90, "No description", theme=0, embedding=None)])
+    user = create_users(db, "ana")["ana"]
+    db.upsert_rating(user_id=user, item_id=ids["No description"], rating=5.0)
+    result = Hybrid().fit(db).explain(user, 4)
     assert result.method == "popularity"
-    assert "none of your ratings is 4 or more" in result.explanation
+    assert "none of what you rated has a description to compare" in result.explanation
     assert {item.method for item in result.recommendations} == {"popularity"}
+    assert ids["No description"] not in {item.item_id for item in result.recommendations}
 
 
 def test_a_short_list_is_topped_up_with_the_next_method_and_never_repeats_or_shows_rated_items(db, catalog):

@@ -209,7 +209,8 @@ def test_personalized_names_the_method_and_gives_reasons_for_each_stage(
     assert methods == ["popularity", "content_based"]
 
 
-def test_personalized_collaborative_through_the_handler(recommend_client, make_user, db):
+def test_personalized_from_the_trained_model_through_the_handler(recommend_client, make_user, db, forget_models):
+    from cinelibre.recommend.training import TrainingParams, train_and_publish
     from tests.recommend.synthetic import two_taste_world
 
     items, users, ratings = two_taste_world(db, users_per_group=4, items_per_group=6)
@@ -220,13 +221,23 @@ def test_personalized_collaborative_through_the_handler(recommend_client, make_u
         value = 5.0 if item in items["north"] else 1.0
         recommend_client.post("/ratings", json_body={"item_id": item, "rating": value}, token=target.token)
 
+    report = train_and_publish(db, params=TrainingParams(l2=10.0, validate=False))
+
     body = recommend_client.get(
         "/recommendations/personalized", query={"limit": 2}, token=target.token
     ).json()
 
-    assert body["method"] == "collaborative"
+    assert body["method"] == "ease" and body["model_version"] == report.model_version
     assert {item["item_id"] for item in body["items"]} == set(items["north"][4:])
-    assert all(item["predicted_rating"] >= 4 for item in body["items"])
+    assert {item["method"] for item in body["items"]} == {"ease"}
+    assert {item["model_version"] for item in body["items"]} == {report.model_version}
+    assert all(item["reason"].startswith("because you liked north film ") for item in body["items"])
+    # The target loved every north film and hated every south one: the predictor says so, shrunk towards
+    # the baseline as a few ratings warrant.
+    from cinelibre.recommend import service
+
+    south = service.predicted_ratings(db, target.id, items["south"][2:])
+    assert min(item["predicted_rating"] for item in body["items"]) > max(south.values()) + 0.5
 
 
 def test_personalized_limits(recommend_client, make_user):

@@ -19,8 +19,9 @@ from cinelibre.api.schemas import ERROR_RESPONSES, MAX_PAGE_SIZE, ItemTypeName, 
 from cinelibre.db.port import Database, ItemType
 from cinelibre.errors import NotFoundError, ValidationError
 from cinelibre.observability import logger, metrics
-from cinelibre.recommend import MAX_RECOMMENDATIONS, Hybrid, Popularity, Recommendation
+from cinelibre.recommend import MAX_RECOMMENDATIONS, Hybrid, Popularity, Recommendation, service
 from cinelibre.recommend.base import Method
+from cinelibre.recommend.online import record_shown
 from cinelibre.settings import Settings, get_settings
 
 NAME = "cinelibre-recommend"
@@ -97,14 +98,20 @@ class RecommendedItem(compat.RecommendedItemAliases):
     score: float
     method: Method
     reason: str
-    predicted_rating: float | None = None
+    predicted_rating: float | None = Field(
+        None, description="The trained model's predicted rating (0.5-5); null where it has no trustworthy one"
+    )
     similarity: float | None = None
+    model_version: int | None = Field(None, description="The trained model version; null for other methods")
 
 
 class PersonalizedRecommendations(compat.RecommendationsAlias):
-    method: Method = Field(description="collaborative, content_based or popularity: what chose these items")
+    method: Method = Field(
+        description="ease or item_knn (the trained model), content_based or popularity: what chose these items"
+    )
     explanation: str
     rating_count: int
+    model_version: int | None = Field(None, description="The trained model version behind `method`, if any")
     items: list[RecommendedItem]
 
 
@@ -144,6 +151,7 @@ def _item_out(item: Recommendation) -> dict[str, Any]:
         "reason": item.reason,
         "predicted_rating": item.predicted_rating,
         "similarity": item.similarity,
+        "model_version": item.model_version,
     }
 
 
@@ -228,9 +236,11 @@ def personalized(
     item_type: compat.ItemTypeFilter = "all",
     limit: RecommendationLimit = 10,
 ) -> Any:
-    """Collaborative filtering when you have enough ratings and like-minded neighbours, content-based from
-    what you rated highly when not, popularity when you have rated nothing. Never an item you rated."""
-    result = Hybrid().fit(database).explain(user_id, limit, item_type=item_type)
+    """The trained item-to-item model when you liked a title it knows ("because you liked ..."),
+    content-based from what you rated best when not, the titles rated most here when you have rated
+    nothing. Never an item (or a second copy of a title) you rated."""
+    result = service.personalized(database, user_id, n=limit, item_type=item_type)
+    record_shown(database, user_id, result.recommendations)  # online evaluation; never fails the request
     with single_metric(
         name="PersonalizedRecommendations",
         unit=MetricUnit.Count,
@@ -239,11 +249,15 @@ def personalized(
         default_dimensions=metrics.default_dimensions,
     ) as metric:
         metric.add_dimension(name="method", value=result.method)
-    logger.info("recommendations", extra={"method": result.method, "items": len(result.recommendations)})
+    logger.info(
+        "recommendations",
+        extra={"method": result.method, "model_version": result.model_version, "items": len(result.recommendations)},
+    )
     body = {
         "method": result.method,
         "explanation": result.explanation,
         "rating_count": result.rating_count,
+        "model_version": result.model_version,
         "items": [_item_out(item) for item in result.recommendations],
     }
     return compat.respond(settings, PersonalizedRecommendations, body, compat.flickpage_recommendations)
@@ -274,7 +288,8 @@ def similar(
 def popular(
     database: DatabaseDep, item_type: compat.ItemTypeFilter = "all", limit: RecommendationLimit = 10
 ) -> dict[str, Any]:
-    """The most popular items: a damped average of ratings here, recent activity, then the source's votes."""
+    """The most popular items: the titles rated most here, ties broken by a damped average rating (the
+    source's votes for titles nobody here has rated yet)."""
     items = Popularity().fit(database).recommend(None, limit, exclude_seen=False, item_type=item_type)
     return {
         "method": "popularity",

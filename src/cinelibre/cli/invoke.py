@@ -31,7 +31,7 @@ from cinelibre.settings import SOURCE_ROOT, assume_development
 FUNCTIONS_DIR = SOURCE_ROOT / "functions"
 # Seconds, as in template.yaml (tests/deploy checks that they agree): the handler sees the same deadline
 # through context.get_remaining_time_in_millis() as in Lambda.
-FUNCTION_TIMEOUTS_S = {"auth": 10, "search": 15, "recommend": 15, "ingest": 900}
+FUNCTION_TIMEOUTS_S = {"auth": 10, "search": 15, "recommend": 15, "ingest": 900, "train": 900}
 MEMORY_SIZE_MB = 512
 # MemorySize as in template.yaml (tests/deploy checks that they agree); MEMORY_SIZE_MB is the Globals default.
 FUNCTION_MEMORY_MB = {"auth": 1024, "search": 1024, "recommend": MEMORY_SIZE_MB, "ingest": MEMORY_SIZE_MB}

@@ -31,6 +31,10 @@ def load_demo(settings: Settings) -> None:
                    f"{counts['inserted']} new, {counts['updated']} updated)")
     ratings = load_ratings(database, password_hash=hash_password(DEMO_PASSWORD, rounds=settings.bcrypt_rounds))
     typer.echo(f"demo users: {ratings['users_created']} new; ratings: {ratings['ratings']}")
+    from cinelibre.recommend.training import TrainingParams, train_and_publish  # issue 9: the demo's model
+
+    model = train_and_publish(database, params=TrainingParams(validate=False))
+    typer.echo(f"recommendation model: version {model.model_version} ({model.algorithm}), {model.item_count} items")
 
 
 @demo_app.command("load")

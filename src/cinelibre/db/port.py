@@ -129,24 +129,17 @@ class Database(Protocol):
         self, *, item_type: ItemTypeFilter, count: int, exclude_user_id: str | None = None
     ) -> list[Row]:
         """item_id, item_type, title, year, image_url, rating_count, average_rating, recent_count (ratings
-        and interactions in the last 30 days), score. Ranked by a damped (Bayesian) average: each item's
-        prior is the source's own vote average (damped by its vote count), updated by our ratings with
-        weight 10. With `exclude_user_id`, leaves out what that user rated."""
-        ...
-
-    def get_collaborative_recommendations(
-        self, *, user_id: str, item_type: ItemTypeFilter, count: int, min_overlap: int = 3,
-        neighbour_count: int = 50,
-    ) -> list[Row]:
-        """User-based CF, Pearson correlation over co-rated items (at least `min_overlap`), positive
-        neighbours only: item_id, item_type, title, year, image_url, predicted_rating, neighbour_count,
-        score. Never an item the user rated."""
+        and interactions in the last 30 days), score. Ranked by our rating count (most rated first), ties
+        broken by a damped (Bayesian) average: each item's prior is the source's own vote average (damped
+        by its vote count), updated by our ratings with weight 10. With `exclude_user_id`, leaves out what
+        that user rated."""
         ...
 
     def get_content_recommendations(
         self, *, user_id: str, item_type: ItemTypeFilter, count: int, min_rating: float = 4.0
     ) -> list[Row]:
-        """Nearest items to the embeddings of what the user rated >= min_rating, never one they rated:
+        """Nearest items to the embeddings of what the user rated >= min_rating (or, with no such rating,
+        their best-rated items), never one they rated and one entry per title, ties broken by item id:
         item_id, item_type, title, year, image_url, similarity, because_item_id, because_title,
         because_rating (the liked item nearest to this one, for the reason shown to people)."""
         ...
@@ -287,4 +280,66 @@ class Database(Protocol):
     def set_title_keys(self, *, rows: Sequence[Row]) -> int:
         """Store the title keys (cinelibre.text) of upserted items: rows of item_type, external_id (tmdb_id
         or google_id) and title_keys. Returns how many items changed."""
+        ...
+
+    # -- trained recommender model (issue 9) -----------------------------------------------------------------
+    def get_training_ratings(self, *, after_rating_id: int, page_size: int) -> Row:
+        """One page of ratings with ids above `after_rating_id`, in id order, as parallel lists:
+        {"last_rating_id": int | None, "user_ids": [...], "item_ids": [...], "ratings": [...]}."""
+        ...
+
+    def begin_recommender_model(
+        self, *, algorithm: str, liked_rating: float, neutral_rating: float, neutral_weight: float,
+        global_mean: float, user_reg: float, prediction_shrinkage: float | None, params: Row,
+    ) -> int:
+        """A new model version in status 'building'; its number."""
+        ...
+
+    def save_item_neighbours(
+        self, *, model_version: int, item_ids: Sequence[int], neighbour_ids: Sequence[int],
+        weights: Sequence[float],
+    ) -> int:
+        """Add rows to a version being built (rows of deleted items are skipped); how many were saved."""
+        ...
+
+    def save_item_biases(self, *, model_version: int, item_ids: Sequence[int], biases: Sequence[float]) -> int:
+        ...
+
+    def activate_recommender_model(self, *, model_version: int, stats: Row) -> Row:
+        """Mark the version ready with `stats` (item_count, user_count, rating_count, train_seconds,
+        peak_memory_bytes, metrics) and make it the one every reader uses, atomically; older versions but the
+        one replaced are deleted. Row: model_version, previous_version, neighbour_count, deleted_versions."""
+        ...
+
+    def fail_recommender_model(self, *, model_version: int, error: str) -> None:
+        """Drop a version's rows and record why it failed; the active model is untouched."""
+        ...
+
+    def get_active_recommender_model(self) -> Row | None:
+        """The active version's record (version, algorithm, counts, params, metrics, ...), or None."""
+        ...
+
+    def get_model_recommendations(self, *, user_id: str, item_type: ItemTypeFilter, count: int) -> list[Row]:
+        """The active model's top items for the user's current ratings, never one they rated and one entry
+        per title: item_id, item_type, title, year, image_url, score, predicted_rating (or None),
+        because_item_ids and because_titles (the up to two rated items that contributed most),
+        model_version, algorithm. Empty when no model is active or it knows none of the user's items."""
+        ...
+
+    def predict_user_ratings(self, *, user_id: str, item_ids: Sequence[int]) -> dict[int, float | None]:
+        """The active model's predicted rating of each item (at most 1,000) for the user; None for an item
+        the model does not know; {} when no model is active."""
+        ...
+
+    # -- online evaluation of recommendations (issue 9) ----------------------------------------------------
+    def record_recommendation_impressions(self, *, user_id: str, impressions: Sequence[Row]) -> int:
+        """Record the items of one list the user was shown: each {item_id, method, model_version (or None),
+        position (1 = top)}, at most 100. An item deleted meanwhile is skipped. Returns how many were recorded."""
+        ...
+
+    def get_recommendation_performance(self, *, days: int = 30) -> list[Row]:
+        """Per UTC day (newest first, the last `days` days, at most 366), method and model version: day,
+        method, model_version, impressions (distinct user-item pairs shown), users, engaged (viewed or
+        clicked within 24 hours), click_through_rate, rated (within 7 days), rating_rate,
+        mean_rating_after, liked (rated >= 4)."""
         ...

@@ -154,15 +154,6 @@ class RpcDatabase:
             "filter_item_type": item_type, "result_limit": count, "exclude_user_id": exclude_user_id,
         })
 
-    def get_collaborative_recommendations(
-        self, *, user_id: str, item_type: ItemTypeFilter, count: int, min_overlap: int = 3,
-        neighbour_count: int = 50,
-    ) -> list[Row]:
-        return self._rpc.rows("get_collaborative_recommendations", {
-            "target_user_id": user_id, "filter_item_type": item_type, "result_limit": count,
-            "min_overlap": min_overlap, "neighbour_limit": neighbour_count,
-        })
-
     def get_content_recommendations(
         self, *, user_id: str, item_type: ItemTypeFilter, count: int, min_rating: float = 4.0
     ) -> list[Row]:
@@ -325,6 +316,78 @@ class RpcDatabase:
         if not rows:
             return 0
         return int(self._rpc.scalar("set_title_keys", {"key_rows": list(rows)}) or 0)
+
+    # -- trained recommender model (issue 9) -----------------------------------------------------------------
+    def get_training_ratings(self, *, after_rating_id: int, page_size: int) -> Row:
+        rows = self._rpc.rows("get_training_ratings", {"after_rating_id": after_rating_id, "page_size": page_size})
+        return rows[0] if rows else {"last_rating_id": None, "user_ids": [], "item_ids": [], "ratings": []}
+
+    def begin_recommender_model(
+        self, *, algorithm: str, liked_rating: float, neutral_rating: float, neutral_weight: float,
+        global_mean: float, user_reg: float, prediction_shrinkage: float | None, params: Row,
+    ) -> int:
+        return int(self._rpc.scalar("begin_recommender_model", {
+            "model_algorithm": algorithm, "model_liked_rating": liked_rating,
+            "model_neutral_rating": neutral_rating, "model_neutral_weight": neutral_weight,
+            "model_global_mean": global_mean, "model_user_reg": user_reg,
+            "model_prediction_shrinkage": prediction_shrinkage, "model_params": params,
+        }))
+
+    def save_item_neighbours(
+        self, *, model_version: int, item_ids: Sequence[int], neighbour_ids: Sequence[int],
+        weights: Sequence[float],
+    ) -> int:
+        return int(self._rpc.scalar("save_item_neighbours", {
+            "target_model_version": model_version, "item_ids": list(item_ids),
+            "neighbour_ids": list(neighbour_ids), "weights": list(weights),
+        }) or 0)
+
+    def save_item_biases(self, *, model_version: int, item_ids: Sequence[int], biases: Sequence[float]) -> int:
+        return int(self._rpc.scalar("save_item_biases", {
+            "target_model_version": model_version, "item_ids": list(item_ids), "biases": list(biases),
+        }) or 0)
+
+    def activate_recommender_model(self, *, model_version: int, stats: Row) -> Row:
+        return self._rpc.rows(
+            "activate_recommender_model", {"target_model_version": model_version, "model_stats": stats}
+        )[0]
+
+    def fail_recommender_model(self, *, model_version: int, error: str) -> None:
+        self._rpc.scalar("fail_recommender_model", {"target_model_version": model_version, "failure": error})
+
+    def get_active_recommender_model(self) -> Row | None:
+        return _first(self._rpc.rows("get_active_recommender_model", {}))
+
+    def get_model_recommendations(self, *, user_id: str, item_type: ItemTypeFilter, count: int) -> list[Row]:
+        return self._rpc.rows("get_model_recommendations", {
+            "target_user_id": user_id, "filter_item_type": item_type, "result_limit": count,
+        })
+
+    def predict_user_ratings(self, *, user_id: str, item_ids: Sequence[int]) -> dict[int, float | None]:
+        if not item_ids:
+            return {}
+        rows = self._rpc.rows(
+            "predict_user_ratings", {"target_user_id": user_id, "target_item_ids": [int(i) for i in item_ids]}
+        )
+        return {int(row["item_id"]): row["predicted_rating"] for row in rows}
+
+    # -- online evaluation of recommendations (issue 9) ----------------------------------------------------
+    def record_recommendation_impressions(self, *, user_id: str, impressions: Sequence[Row]) -> int:
+        if not impressions:
+            return 0
+        if len(impressions) > 100:
+            raise ValueError("a list shown holds at most 100 items")
+        items = [
+            {"item_id": int(row["item_id"]), "method": str(row["method"]), "model_version": row.get("model_version"),
+             "position": int(row["position"])}
+            for row in impressions
+        ]
+        return int(self._rpc.scalar(
+            "record_recommendation_impressions", {"impression_user_id": user_id, "impression_items": items}
+        ) or 0)
+
+    def get_recommendation_performance(self, *, days: int = 30) -> list[Row]:
+        return self._rpc.rows("get_recommendation_performance", {"report_days": days})
 
 
 def _title_key_rows(item_type: ItemType, rows: Sequence[Row]) -> list[Row]:

@@ -13,7 +13,9 @@ from typing import Any, ClassVar, Literal, Self
 
 from cinelibre.db.port import Database, ItemType, ItemTypeFilter, Row
 
-Method = Literal["collaborative", "content_based", "popularity"]
+# "ease" and "item_knn" are the trained item-to-item model (which one depends on the catalog's size).
+Method = Literal["ease", "item_knn", "content_based", "popularity"]
+MODEL_METHODS: tuple[Method, ...] = ("ease", "item_knn")
 
 MAX_RECOMMENDATIONS = 100
 
@@ -28,13 +30,15 @@ class Recommendation:
     # Higher is better within one method; scores of different methods are not comparable.
     score: float
     method: Method
-    # A sentence a person can read: "because you rated Drishyam 4.5".
+    # A sentence a person can read: "because you liked Drishyam and Kahaani".
     reason: str
     predicted_rating: float | None = None
     similarity: float | None = None
     # Our users' ratings of the item, where the method knows them (popularity).
     average_rating: float | None = None
     rating_count: int | None = None
+    # The trained model version that produced the item; None for content-based and popularity items.
+    model_version: int | None = None
 
     @classmethod
     def from_row(

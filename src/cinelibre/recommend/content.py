@@ -13,9 +13,10 @@ from cinelibre.recommend.base import (
 
 
 class ContentBased(Recommender):
-    """Items nearest to the mean embedding of what the user rated at least `min_rating`
-    (`get_content_recommendations`), and items nearest to one item (`get_similar_items`). Needs no model:
-    the embeddings were stored when the catalog was ingested."""
+    """Items nearest to the mean embedding of what the user rated at least `min_rating` (or, when they
+    rated nothing that high, of their own best-rated items), one entry per title, ties broken by item id
+    (`get_content_recommendations`); and items nearest to one item (`get_similar_items`). Needs no model:
+    the embeddings were stored when the catalog was ingested, so it reaches new titles nobody rated yet."""
 
     method = "content_based"
 

@@ -1,22 +1,25 @@
-"""The hybrid: collaborative filtering when the user has enough ratings and neighbours, content-based from
-what they rated highly when not, popularity for a user with no ratings; it says which it used and why."""
+"""The hybrid: the trained item-to-item model for a user with a liked title it knows; content-based from
+what they rated best when the model cannot help (no model yet, or only titles too new or too rarely rated
+for it); popularity for a user with no ratings. It says which it used and why, and tops a short list up
+with the next method down, each item keeping its own method and reason."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Self
 
 from cinelibre.db.port import Database, ItemType, ItemTypeFilter
 from cinelibre.recommend.base import (
+    MAX_RECOMMENDATIONS,
+    MODEL_METHODS,
     Method,
     Recommendation,
     Recommender,
     check_count,
-    format_rating,
     require_exclude_seen,
 )
-from cinelibre.recommend.collaborative import PearsonUserKNN
 from cinelibre.recommend.content import ContentBased
+from cinelibre.recommend.item_model import ItemToItem
 from cinelibre.recommend.popularity import Popularity
 
 
@@ -27,29 +30,32 @@ class HybridResult:
     explanation: str
     rating_count: int
     recommendations: list[Recommendation]
+    # The trained model version behind the list's first method; None when it was not the model.
+    model_version: int | None = None
+
+
+def title_key(item: Recommendation) -> tuple[str, str, int | None]:
+    """Two catalog entries of one title (the same film ingested twice) count as one."""
+    return item.item_type, item.title.casefold(), item.year
 
 
 class Hybrid(Recommender):
-    method = "collaborative"  # its preferred method; `explain` reports the one actually used
+    method = "ease"  # its preferred method; `explain` reports the one actually used
 
     def __init__(
         self,
         *,
-        collaborative: PearsonUserKNN | None = None,
+        model: ItemToItem | None = None,
         content: ContentBased | None = None,
         popularity: Popularity | None = None,
-        min_ratings_for_collaborative: int = 5,
     ) -> None:
         super().__init__()
-        self.collaborative = collaborative or PearsonUserKNN()
+        self.model = model or ItemToItem()
         self.content = content or ContentBased()
         self.popularity = popularity or Popularity()
-        if min_ratings_for_collaborative < self.collaborative.min_overlap:
-            raise ValueError("min_ratings_for_collaborative cannot be below the collaborative min_overlap")
-        self.min_ratings_for_collaborative = min_ratings_for_collaborative
 
     def fit(self, database: Database) -> Self:
-        for part in (self.collaborative, self.content, self.popularity):
+        for part in (self.model, self.content, self.popularity):
             part.fit(database)
         return super().fit(database)
 
@@ -67,69 +73,95 @@ class Hybrid(Recommender):
     def explain(self, user_id: str, n: int = 10, *, item_type: ItemTypeFilter = "all") -> HybridResult:
         check_count(n)
         rating_count = self.database.count_user_ratings(user_id=user_id)
-        liked = format_rating(self.content.min_rating)
 
         if rating_count == 0:
-            method: Method = "popularity"
-            explanation = "You have not rated anything yet, so these are the most popular titles."
             # Nothing rated, nothing to leave out: the list for everyone (kept warm per container) will do.
             primary = self.popularity.recommend(user_id, n, exclude_seen=False, item_type=item_type)
+            result = HybridResult(
+                method="popularity",
+                explanation="You have not rated anything yet, so these are the titles rated most here.",
+                rating_count=0,
+                recommendations=primary,
+            )
+            return replace(result, recommendations=self._filled(result, user_id, n, item_type))
+
+        primary = self.model.recommend(user_id, n, item_type=item_type)
+        ratings = f"{rating_count} rating{'s' if rating_count != 1 else ''}"
+        if primary:
+            result = HybridResult(
+                method=primary[0].method,
+                explanation=(
+                    f"From your {ratings}: titles that people who liked the same ones also liked."
+                ),
+                rating_count=rating_count,
+                recommendations=primary,
+                model_version=primary[0].model_version,
+            )
         else:
-            primary = []
-            if rating_count >= self.min_ratings_for_collaborative:
-                primary = self.collaborative.recommend(user_id, n, item_type=item_type)
-                if primary:
-                    method = "collaborative"
-                    explanation = f"Based on people whose ratings agree with your {rating_count} ratings."
-                else:
-                    why_not = "nobody has yet rated enough of the same titles the way you did"
-            else:
-                why_not = (
-                    f"with {rating_count} rating{'s' if rating_count != 1 else ''} "
-                    f"(we need {self.min_ratings_for_collaborative}) "
-                    "we cannot yet find people who share your taste"
+            why_not = (
+                "Our trained model does not know the titles you liked yet (too new or too rarely rated)"
+                if self.database.get_active_recommender_model() is not None
+                else "No recommendation model has been trained yet"
+            )
+            primary = self.content.recommend(user_id, n, item_type=item_type)
+            if primary:
+                result = HybridResult(
+                    method="content_based",
+                    explanation=f"{why_not}, so these are close in content to what you rated best.",
+                    rating_count=rating_count,
+                    recommendations=primary,
                 )
-            if not primary:
-                primary = self.content.recommend(user_id, n, item_type=item_type)
-                if primary:
-                    method = "content_based"
-                    explanation = (
-                        f"{_sentence(why_not)}, so these are close to what you rated {liked} or more."
-                    )
-                else:
-                    method = "popularity"
-                    explanation = (
-                        f"{_sentence(why_not)}, and none of your ratings is {liked} or more, "
-                        "so these are popular titles you have not rated."
-                    )
-                    primary = self.popularity.recommend(user_id, n, item_type=item_type)
+            else:
+                result = HybridResult(
+                    method="popularity",
+                    explanation=(
+                        f"{why_not}, and none of what you rated has a description to compare, "
+                        "so these are the titles rated most here that you have not rated."
+                    ),
+                    rating_count=rating_count,
+                    recommendations=self.popularity.recommend(user_id, n, item_type=item_type),
+                )
+        return replace(result, recommendations=self._filled(result, user_id, n, item_type))
 
-        return HybridResult(
-            method=method,
-            explanation=explanation,
-            rating_count=rating_count,
-            recommendations=self._filled(primary, method, user_id, n, item_type),
-        )
-
-    def _filled(
-        self, primary: list[Recommendation], method: Method, user_id: str, n: int, item_type: ItemTypeFilter
-    ) -> list[Recommendation]:
-        """Tops a short list up with the next methods down, so a user with a narrow taste still gets `n`
-        items; every item keeps its own method and reason."""
-        items = list(primary)
-        chain: list[Recommender] = [self.collaborative, self.content, self.popularity]
-        fallbacks = chain[[part.method for part in chain].index(method) + 1 :]
-        for fallback in fallbacks:
+    def _filled(self, result: HybridResult, user_id: str, n: int, item_type: ItemTypeFilter) -> list[Recommendation]:
+        """Tops a short list up with the next methods down, never repeating an item or a title, then gives
+        the model's predicted rating to the items that came from elsewhere (when the model knows them)."""
+        items = _unique(result.recommendations)
+        chain: list[Recommender] = [self.model, self.content, self.popularity]
+        position = 0 if result.method in MODEL_METHODS else [p.method for p in chain].index(result.method)
+        for fallback in chain[position + 1 :]:
             if len(items) >= n:
                 break
-            seen = {item.item_id for item in items}
-            wanted = min(n + len(seen), 100)
-            for item in fallback.recommend(user_id, wanted, item_type=item_type):
-                if item.item_id not in seen and len(items) < n:
-                    items.append(item)
-                    seen.add(item.item_id)
-        return items
+            if result.rating_count == 0 and fallback is not self.popularity:
+                continue
+            wanted = min(n + len(items), MAX_RECOMMENDATIONS)
+            exclude_seen = result.rating_count > 0
+            items = _unique(items + fallback.recommend(user_id, wanted, exclude_seen=exclude_seen,
+                                                       item_type=item_type))[:n]
+        items = items[:n]
+        return self._with_predictions(items, user_id) if result.rating_count else items
+
+    def _with_predictions(self, items: list[Recommendation], user_id: str) -> list[Recommendation]:
+        missing = [item.item_id for item in items if item.predicted_rating is None]
+        if not missing:
+            return items
+        predicted = self.database.predict_user_ratings(user_id=user_id, item_ids=missing)
+        return [
+            replace(item, predicted_rating=round(float(predicted[item.item_id]), 2))
+            if item.predicted_rating is None and predicted.get(item.item_id) is not None
+            else item
+            for item in items
+        ]
 
 
-def _sentence(clause: str) -> str:
-    return clause[:1].upper() + clause[1:]
+def _unique(items: list[Recommendation]) -> list[Recommendation]:
+    seen_ids: set[int] = set()
+    seen_titles: set[tuple[str, str, int | None]] = set()
+    unique = []
+    for item in items:
+        if item.item_id in seen_ids or title_key(item) in seen_titles:
+            continue
+        seen_ids.add(item.item_id)
+        seen_titles.add(title_key(item))
+        unique.append(item)
+    return unique

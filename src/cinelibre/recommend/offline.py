@@ -428,7 +428,7 @@ class OfflineResult:
 def _serving_functions() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any] | None]:
     from cinelibre.recommend import service, training
 
-    return training.train_and_publish, service.personalized, getattr(service, "predict_ratings", None)
+    return training.train_and_publish, service.personalized, getattr(service, "predicted_ratings", None)
 
 
 def evaluate_served(
@@ -449,6 +449,11 @@ def evaluate_served(
     if not train or not test:
         raise ValidationError("both the training and the test ratings must hold at least one rating")
     train_and_publish, personalized, predict_ratings = _serving_functions()
+    if training_params is None:
+        from cinelibre.recommend.training import TrainingParams
+
+        # The job's own hold-out metrics would refit the model once more; this evaluation measures it anyway.
+        training_params = TrainingParams(validate=False)
     report = lambda step, done, total: progress and progress(step, done, total)  # noqa: E731
     report("loading", 0, 1)
     loaded = load(url, items, train, test)

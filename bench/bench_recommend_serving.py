@@ -1,0 +1,226 @@
+"""Serving latency and training cost of the trained recommender, through the real Lambda handler.
+
+    nice -n 10 .venv/bin/python bench/bench_recommend_serving.py                  # every scale below
+    nice -n 10 .venv/bin/python bench/bench_recommend_serving.py --scales movielens --requests 100
+
+Scales (each in its own fresh database on one throwaway embedded PostgreSQL):
+- movielens: ml-latest-small's 100,836 ratings (610 users, 9,742 movies), from `--ratings` or
+  /work/shared/datasets/ml-latest-small/ratings.csv (read in place, never copied).
+- zipf-10k / zipf-50k: 1,000,000 synthetic ratings by 20,000 users over 10,000 or 50,000 items, item
+  popularity Zipf-like (weight 1/(rank+10)^0.9), user activity log-normal, ratings from a small latent-taste
+  model, so the model has structure to find.
+
+For each: bulk-load (the `cinelibre evaluate` loader), train with `training.train_and_publish` in a child
+process that sees a 10 GB Lambda (AWS_LAMBDA_FUNCTION_MEMORY_SIZE=10240, so the EASE cap is the job's own
+rule) and report its wall time and peak resident memory (the child's ru_maxrss), then call the recommend
+function's handler (functions/recommend's app, Mangum + FastAPI, production settings) with Lambda Function
+URL events for GET /recommendations/personalized?limit=10 as randomly chosen users with ratings, and print
+p50/p95/p99 over `--requests` calls after warm-up. Catalog items carry no embeddings (the content-based path
+does not apply), as in `cinelibre evaluate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# Run as a script from a checkout: the tests' Lambda event builder is reused rather than written twice.
+sys.path.insert(0, str(REPO_ROOT))
+
+from cinelibre.recommend import offline  # noqa: E402
+from cinelibre.recommend.evaluation import RatingRecord  # noqa: E402
+from tests.api.lambda_events import http_event, invoke  # noqa: E402
+
+DEFAULT_RATINGS = Path("/work/shared/datasets/ml-latest-small/ratings.csv")
+LAMBDA_MEMORY_MB = 10_240
+
+TRAIN_CHILD = """
+import json, resource, sys, time
+from cinelibre.db.postgres import PostgresDatabase
+from cinelibre.observability import logger
+from cinelibre.recommend.training import TrainingParams, train_and_publish
+logger.setLevel("WARNING")
+database = PostgresDatabase(sys.argv[1], statement_timeout_s=3600.0)
+started = time.perf_counter()
+report = train_and_publish(database, params=TrainingParams(validate=False))
+wall = time.perf_counter() - started
+database.close()
+print(json.dumps({"wall_seconds": wall, "algorithm": report.algorithm, "items": report.item_count,
+                  "ratings": report.rating_count, "users": report.user_count,
+                  "train_seconds": report.train_seconds, "neighbour_rows": report.neighbour_count,
+                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+class Context:
+    function_name = "cinelibre-bench"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:cinelibre-bench"
+    aws_request_id = "bench"
+    log_group_name = "/aws/lambda/cinelibre-bench"
+    log_stream_name = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+def zipf_ratings(items: int, ratings: int, users: int, seed: int) -> list[RatingRecord]:
+    rng = np.random.default_rng(seed)
+    item_weights = 1.0 / (np.arange(items) + 10.0) ** 0.9
+    item_weights /= item_weights.sum()
+    user_weights = rng.lognormal(0.0, 1.0, users)
+    user_weights /= user_weights.sum()
+    factors = 4
+    user_taste = rng.normal(0, 1, (users, factors))
+    item_taste = rng.normal(0, 1, (items, factors))
+    item_quality = rng.normal(0, 0.5, items)
+    pairs: set[tuple[int, int]] = set()
+    records: list[RatingRecord] = []
+    while len(records) < ratings:
+        want = int((ratings - len(records)) * 1.2) + 1000
+        user_draw = rng.choice(users, size=want, p=user_weights)
+        item_draw = rng.choice(items, size=want, p=item_weights)
+        values = 3.4 + item_quality[item_draw] + 0.35 * np.einsum(
+            "ij,ij->i", user_taste[user_draw], item_taste[item_draw]
+        ) + rng.normal(0, 0.5, want)
+        values = np.clip(np.round(values * 2) / 2, 0.5, 5.0)
+        for user, item, value in zip(user_draw.tolist(), item_draw.tolist(), values.tolist(), strict=True):
+            if (user, item) in pairs:
+                continue
+            pairs.add((user, item))
+            records.append(RatingRecord(str(user), str(item), value))
+            if len(records) == ratings:
+                break
+    return records
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def train_in_child(url: str) -> dict:
+    env = dict(os.environ, AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(LAMBDA_MEMORY_MB), POWERTOOLS_LOG_LEVEL="WARNING")
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", TRAIN_CHILD, url], capture_output=True, text=True, env=env,
+                          check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"training failed:\n{done.stderr[-3000:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures["process_seconds"] = time.perf_counter() - started
+    figures["load_average_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    return figures
+
+
+def latency(url: str, loaded: offline.LoadedData, requests: int, seed: int) -> dict:
+    from cinelibre.api import recommend
+    from cinelibre.api.lambda_handler import make_handler
+    from cinelibre.auth.tokens import TokenService
+    from cinelibre.db import close_databases
+    from cinelibre.settings import get_settings
+
+    os.environ.update({
+        "CINELIBRE_ENV": "production",
+        "CINELIBRE_JWT_SECRET": secrets.token_urlsafe(48),
+        "DATABASE_URL": url,
+    })
+    get_settings.cache_clear()
+    close_databases()
+    settings = get_settings()
+    handler = make_handler(recommend.create_app(settings))
+    tokens = TokenService.from_settings(settings)
+    rng = random.Random(seed)
+    users = list(loaded.user_db_id.values())
+    methods: dict[str, int] = {}
+    errors: dict[int, int] = {}
+
+    def call() -> float:
+        token = tokens.issue(rng.choice(users)).token
+        event = http_event("GET", "/recommendations/personalized", query={"limit": 10}, token=token)
+        started = time.perf_counter()
+        response = invoke(handler, Context(), event)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status != 200:
+            # Counted and reported, not fatal: a timeout is a figure too.
+            errors[response.status] = errors.get(response.status, 0) + 1
+            return elapsed
+        method = json.loads(response.text)["method"]
+        methods[method] = methods.get(method, 0) + 1
+        return elapsed
+
+    for _ in range(10):
+        call()
+    methods.clear()
+    errors.clear()
+    load_before = os.getloadavg()[0]
+    samples = [call() for _ in range(requests)]
+    load_after = os.getloadavg()[0]
+    close_databases()
+    return {"load_average_1min": [round(load_before, 2), round(load_after, 2)],
+            "p50_ms": percentile(samples, 50), "p95_ms": percentile(samples, 95), "p99_ms": percentile(samples, 99),
+            "mean_ms": statistics.fmean(samples), "n": len(samples), "methods": methods,
+            "errors_by_status": errors}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ratings", type=Path, default=DEFAULT_RATINGS)
+    parser.add_argument("--scales", nargs="+", default=["movielens", "zipf-10k", "zipf-50k"],
+                        choices=["movielens", "zipf-10k", "zipf-50k"])
+    parser.add_argument("--synthetic-ratings", type=int, default=1_000_000)
+    parser.add_argument("--synthetic-users", type=int, default=20_000)
+    parser.add_argument("--zipf-items", type=int, help="override the synthetic item count (a quick look)")
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from cinelibre.observability import logger
+
+    logger.setLevel("WARNING")
+    # The handler's CloudWatch metrics (EMF lines on stdout) would bury the figures.
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}", flush=True)
+    results = {}
+    with offline.throwaway_server() as server:
+        for scale in args.scales:
+            started = time.perf_counter()
+            catalog: list[offline.CatalogEntry] = []
+            if scale == "movielens":
+                records = offline.read_ratings(args.ratings)
+            else:
+                items = args.zipf_items or (10_000 if scale == "zipf-10k" else 50_000)
+                records = zipf_ratings(items, args.synthetic_ratings, args.synthetic_users, args.seed)
+                # Every item in the catalog, rated or not, as a real catalog has its long tail.
+                catalog = [offline.CatalogEntry(str(i), f"Item {i}") for i in range(items)]
+            generated = time.perf_counter() - started
+            url = offline.fresh_database(server, scale.replace("-", "_"))
+            started = time.perf_counter()
+            loaded = offline.load(url, catalog, records)
+            load_seconds = time.perf_counter() - started
+            print(f"{scale}: {len(records)} ratings, {loaded.catalog_size} items, {len(loaded.user_db_id)} users; "
+                  f"generated/read in {generated:.1f} s, loaded in {load_seconds:.1f} s", flush=True)
+            del records
+            training = train_in_child(url)
+            print(f"  training: {json.dumps(training)}", flush=True)
+            served = latency(url, loaded, args.requests, args.seed)
+            print(f"  personalized through the handler: {json.dumps(served)}", flush=True)
+            results[scale] = {"load_seconds": load_seconds, "training": training, "latency": served}
+    print("\n" + json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

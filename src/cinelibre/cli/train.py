@@ -1,0 +1,109 @@
+"""`cinelibre train`: fit the recommender on every stored rating and swap the new model version in, with a
+progress bar; `--tune` first chooses λ, k and the predictor's shrinkage on a validation split."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from typing import Annotated
+
+import typer
+from tqdm import tqdm
+
+from cinelibre.errors import CineLibreError
+from cinelibre.observability import logger
+
+# Bulk writes of model rows, and the swap that deletes the version before last, outlast a request's timeout.
+TRAINING_STATEMENT_TIMEOUT_S = 300.0
+
+
+class _ProgressBar:
+    """One bar per step of the job, in turn."""
+
+    def __init__(self) -> None:
+        self.step: str | None = None
+        self.bar: tqdm | None = None
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        if step != self.step:
+            self.close()
+            self.step, self.bar = step, tqdm(total=total or None, desc=step)
+        assert self.bar is not None
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    def train(
+        l2: Annotated[
+            float | None, typer.Option("--lambda", min=0.0, help="EASE's λ (default: the tuned one).")
+        ] = None,
+        neighbours: Annotated[
+            int | None, typer.Option("--k", min=1, max=1000, help="Neighbours kept per item (default: tuned).")
+        ] = None,
+        max_ease_items: Annotated[
+            int | None,
+            typer.Option(min=0, help="Fit item-kNN instead of EASE past this many items (default: from memory)."),
+        ] = None,
+        tune: Annotated[
+            bool, typer.Option("--tune", help="Choose λ, k and the shrinkage on a validation split first (slow).")
+        ] = False,
+        validate: Annotated[
+            bool, typer.Option(help="Record offline metrics from a validation refit with the version.")
+        ] = True,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    ) -> None:
+        """Train the recommendation model on every rating in the configured database and publish it."""
+        from cinelibre.db import get_database
+        from cinelibre.recommend.training import TrainingParams, read_ratings, select_params, train_and_publish
+        from cinelibre.settings import get_settings
+
+        params = TrainingParams(validate=validate)
+        if l2 is not None:
+            params = replace(params, l2=l2)
+        if neighbours is not None:
+            params = replace(params, neighbours=neighbours)
+        if max_ease_items is not None:
+            params = replace(params, max_ease_items=max_ease_items)
+        previous_level = logger.log_level
+        logger.setLevel("WARNING")  # JSON log lines would tear through the progress bars
+        progress = _ProgressBar()
+        try:
+            settings = get_settings()
+            settings = settings.model_copy(
+                update={"db_statement_timeout_s": max(settings.db_statement_timeout_s, TRAINING_STATEMENT_TIMEOUT_S)}
+            )
+            database = get_database(settings)
+            if tune:
+                ratings, _ = read_ratings(database, progress=progress)
+                if len(ratings.values) == 0:
+                    raise typer.BadParameter("there are no ratings to tune on")
+                params, table = select_params(ratings, params, progress=progress)
+                progress.close()
+                typer.echo("validation split (NDCG@10 by λ, k and the neutral weight; RMSE by shrinkage):")
+                for row in table:
+                    typer.echo("  " + json.dumps(row))
+            report = train_and_publish(database, params=params, progress=progress)
+        except CineLibreError as exc:
+            progress.close()
+            typer.echo(f"training failed: {exc.message}", err=True)
+            raise typer.Exit(code=1) from None
+        finally:
+            progress.close()
+            logger.setLevel(previous_level)
+        if as_json:
+            typer.echo(json.dumps(asdict(report), indent=2))
+            return
+        typer.echo(
+            f"model version {report.model_version} ({report.algorithm}) is now serving: {report.item_count} items, "
+            f"{report.user_count} users, {report.rating_count} ratings, {report.neighbour_count} neighbour rows, "
+            f"{report.train_seconds:.1f} s"
+        )
+        metrics = {key: value for key, value in report.metrics.items() if "@" in key or key == "rmse"}
+        if metrics:
+            typer.echo("validation: " + ", ".join(f"{key} {value:.4f}" for key, value in metrics.items()))
