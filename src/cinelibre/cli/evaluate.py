@@ -4,7 +4,7 @@ embedded database (never the configured one), beside most-rated popularity on th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from tqdm import tqdm
@@ -21,12 +21,14 @@ class _ProgressBars:
         self.bar: tqdm | None = None
 
     def __call__(self, step: str, done: int, total: int) -> None:
-        if step != self.step:
+        bar = self.bar
+        if step != self.step or bar is None:
             self.close()
-            self.step, self.bar = step, tqdm(total=total, desc=step, unit="step" if step != "ranking" else "user")
-        if self.bar.total != total:
-            self.bar.total = total
-        self.bar.update(done - self.bar.n)
+            bar = tqdm(total=total, desc=step, unit="step" if step != "ranking" else "user")
+            self.step, self.bar = step, bar
+        if bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -34,7 +36,7 @@ class _ProgressBars:
             self.bar = None
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(1)
 

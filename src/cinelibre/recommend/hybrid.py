@@ -146,12 +146,7 @@ class Hybrid(Recommender):
         if not missing:
             return items
         predicted = self.database.predict_user_ratings(user_id=user_id, item_ids=missing)
-        return [
-            replace(item, predicted_rating=round(float(predicted[item.item_id]), 2))
-            if item.predicted_rating is None and predicted.get(item.item_id) is not None
-            else item
-            for item in items
-        ]
+        return [_with_prediction(item, predicted.get(item.item_id)) for item in items]
 
 
 def _unique(items: list[Recommendation]) -> list[Recommendation]:
@@ -165,3 +160,10 @@ def _unique(items: list[Recommendation]) -> list[Recommendation]:
         seen_titles.add(title_key(item))
         unique.append(item)
     return unique
+
+
+def _with_prediction(item: Recommendation, prediction: float | None) -> Recommendation:
+    """The item with the model's predicted rating where it had none and the model has one."""
+    if item.predicted_rating is not None or prediction is None:
+        return item
+    return replace(item, predicted_rating=round(float(prediction), 2))
