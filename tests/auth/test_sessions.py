@@ -30,7 +30,9 @@ def test_refresh_rotates_and_the_new_pair_works(auth_client):
     rotated = refresh(auth_client, first["refresh_token"])
     assert rotated.status == 200
     body = rotated.json()
-    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token", "user"}
+    # `token` repeats access_token for the original FlickPage client (issue 15).
+    assert set(body) == {"access_token", "token", "token_type", "expires_in", "refresh_token", "user"}
+    assert body["token"] == body["access_token"]
     assert body["refresh_token"] != first["refresh_token"]
     assert body["user"] == first["user"]
     assert auth_client.get("/auth/me", token=body["access_token"]).status == 200

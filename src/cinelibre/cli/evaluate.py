@@ -7,33 +7,10 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from tqdm import tqdm
 
+from cinelibre.cli.progress import StepProgress
 from cinelibre.errors import CineLibreError
 from cinelibre.observability import logger
-
-
-class _ProgressBars:
-    """One bar per step (loading, training steps, ranking), each replacing the last."""
-
-    def __init__(self) -> None:
-        self.step: str | None = None
-        self.bar: tqdm | None = None
-
-    def __call__(self, step: str, done: int, total: int) -> None:
-        bar = self.bar
-        if step != self.step or bar is None:
-            self.close()
-            bar = tqdm(total=total, desc=step, unit="step" if step != "ranking" else "user")
-            self.step, self.bar = step, bar
-        if bar.total != total:
-            bar.total = total
-        bar.update(done - bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
 
 
 def _fail(message: str) -> NoReturn:
@@ -146,7 +123,7 @@ def evaluate(
                     _fail(f"{path} is not a file")
             train_records, test_records = offline.read_ratings(train), offline.read_ratings(test)
         catalog = offline.read_items(items) if items is not None else ()
-        bars = _ProgressBars()
+        bars = StepProgress(units={"ranking": "user"})
         try:
             with offline.throwaway_server() as server_url:
                 url = offline.fresh_database(server_url, "evaluation")

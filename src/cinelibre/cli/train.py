@@ -8,33 +8,13 @@ from dataclasses import asdict, replace
 from typing import Annotated
 
 import typer
-from tqdm import tqdm
 
+from cinelibre.cli.progress import StepProgress
 from cinelibre.errors import CineLibreError
 from cinelibre.observability import logger
 
 # Bulk writes of model rows, and the swap that deletes the version before last, outlast a request's timeout.
 TRAINING_STATEMENT_TIMEOUT_S = 300.0
-
-
-class _ProgressBar:
-    """One bar per step of the job, in turn."""
-
-    def __init__(self) -> None:
-        self.step: str | None = None
-        self.bar: tqdm | None = None
-
-    def __call__(self, step: str, done: int, total: int) -> None:
-        if step != self.step:
-            self.close()
-            self.step, self.bar = step, tqdm(total=total or None, desc=step)
-        assert self.bar is not None
-        self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
 
 
 def register(app: typer.Typer) -> None:
@@ -72,7 +52,7 @@ def register(app: typer.Typer) -> None:
             params = replace(params, max_ease_items=max_ease_items)
         previous_level = logger.log_level
         logger.setLevel("WARNING")  # JSON log lines would tear through the progress bars
-        progress = _ProgressBar()
+        progress = StepProgress()
         try:
             settings = get_settings()
             settings = settings.model_copy(
