@@ -212,6 +212,9 @@ def test_built_functions_answer_sample_events(
             "CINELIBRE_GOOGLE_BOOKS_BASE_URL": f"{replay_url}/books/v1",
             "CINELIBRE_TMDB_REQUESTS_PER_SECOND": "40",
             "CINELIBRE_GOOGLE_BOOKS_REQUESTS_PER_SECOND": "20",
+            # The deployment that serves the original client (template parameter RequireEmailConfirmation):
+            # tokens straight from registration. Confirmation on is covered in tests/auth/test_email_flows.py.
+            "CINELIBRE_REQUIRE_EMAIL_CONFIRMATION": "false",
         },
     )
 
