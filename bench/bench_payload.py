@@ -34,6 +34,8 @@ sys.path.insert(0, str(REPO_ROOT))
 # Only the figures on stdout: request logs at WARNING, and the metrics lines are swallowed below.
 os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
 
+from bench_api import Context  # noqa: E402  (the Lambda context the benchmarks share)
+
 from cinelibre.api.lambda_handler import make_handler  # noqa: E402
 from cinelibre.db import embedded, get_database, migrate  # noqa: E402
 from cinelibre.settings import get_settings  # noqa: E402
@@ -145,17 +147,6 @@ def handlers(settings) -> dict[str, Callable]:  # noqa: ANN001
     }
 
 
-class Context:
-    function_name = "cinelibre-bench"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:cinelibre-bench"
-    aws_request_id = "bench"
-    log_group_name = "/aws/lambda/cinelibre-bench"
-    log_stream_name = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
 
 
 def answer(handler: Callable, call: Call, token: str | None) -> Any:

@@ -39,6 +39,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Run as a script from a checkout: the tests' Lambda event builder is reused rather than written twice.
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench_api import Context  # noqa: E402  (the Lambda context the benchmarks share)
+
 from cinelibre.recommend import offline  # noqa: E402
 from cinelibre.recommend.evaluation import RatingRecord  # noqa: E402
 from tests.api.lambda_events import http_event, invoke  # noqa: E402
@@ -64,17 +66,6 @@ print(json.dumps({"wall_seconds": wall, "algorithm": report.algorithm, "items": 
 """
 
 
-class Context:
-    function_name = "cinelibre-bench"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:cinelibre-bench"
-    aws_request_id = "bench"
-    log_group_name = "/aws/lambda/cinelibre-bench"
-    log_stream_name = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
 
 
 def zipf_ratings(items: int, ratings: int, users: int, seed: int) -> list[RatingRecord]:
