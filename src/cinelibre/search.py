@@ -142,7 +142,11 @@ class FusionWeights:
     # title asked for: it does not count as a title match (RRF would otherwise reward it for being in two
     # rankings, title and full text, over items that match the query's meaning).
     title_min_coverage: float = 0.25
-    text: float = 1.5
+    # A full-text hit counts text x text_coverage**text_coverage_power: text_coverage is the share of the
+    # query's words its document holds, each word weighted by its rarity in the catalog (search_lexical), so
+    # one common word of a long description ("family", also a genre) cannot outvote the query's meaning.
+    text: float = 1.75
+    text_coverage_power: float = 1.0
     # ts_rank's weights of overview/description (D), genres/categories (C), people (B) and titles (A).
     text_fields: tuple[float, float, float, float] = (0.1, 0.2, 0.4, 0.1)
 
@@ -225,9 +229,15 @@ class SemanticSearch:
             key=lambda key: (-title_weight(lexical[key]), lexical[key]["title"].casefold() != folded,
                              len(lexical[key]["title"]), key),
         )
+
+        def text_coverage(row: Row) -> float:
+            coverage = row.get("text_coverage")
+            return 1.0 if coverage is None else float(coverage)
+
+        # As search_lexical orders them: the share of the query's words held first, then ts_rank.
         texts = sorted(
             (key for key, row in lexical.items() if row["text_rank"] is not None),
-            key=lambda key: (-float(lexical[key]["text_rank"]), key),
+            key=lambda key: (-text_coverage(lexical[key]), -float(lexical[key]["text_rank"]), key),
         )
         semantic_weight = weights.semantic if "latin" in scripts(text) else weights.semantic_non_latin
         fused = reciprocal_rank_fusion(
@@ -235,7 +245,7 @@ class SemanticSearch:
             [
                 [semantic_weight] * len(semantic),
                 [title_weight(lexical[key]) for key in titles],
-                [weights.text] * len(texts),
+                [weights.text * text_coverage(lexical[key]) ** weights.text_coverage_power for key in texts],
             ],
             k=weights.rrf_k,
         )

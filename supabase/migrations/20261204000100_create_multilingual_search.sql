@@ -74,6 +74,11 @@ grant execute on function public.set_title_keys(jsonb) to service_role;
 -- against the title keys, or of the query against the title as written) and the full-text ranking
 -- (websearch_to_tsquery, any word counting), each limited to match_count, with every field a search hit
 -- shows. Filters as match_movies / match_books.
+-- text_coverage is the share of the query's words (stop words left out) that an item's document holds, each
+-- word counted by its inverse document frequency over the catalog, ln(1 + items / (1 + items holding it)):
+-- the full-text ranking orders by it first, and the fusion weighs a full-text hit by it, so that one common
+-- word of a description ("family", also a genre) cannot put an item that shares nothing else with it above
+-- items that share its rarer, telling words.
 create function public.search_lexical(
   search_query text,
   query_key text,
@@ -91,7 +96,7 @@ create function public.search_lexical(
 returns table (
   item_id bigint, item_type text, title text, year integer, image_url text, language text, genres text[],
   director text, overview text, authors text[], categories text[], title_similarity real,
-  title_coverage real, text_rank real
+  title_coverage real, text_rank real, text_coverage real
 )
 language plpgsql
 stable
@@ -105,6 +110,13 @@ declare
   english_query tsquery := websearch_to_tsquery('english', search_query);
   text_query tsquery;
   names_query text;
+  -- One tsquery per word of the query, stemmed (english) or as written (simple), and its weight, for
+  -- text_coverage.
+  word_queries tsquery[];
+  word_weights real[] := '{}';
+  catalog_size real;
+  holders real;
+  total_weight real := 0;
 begin
   -- Any word may match (a descriptive query rarely shares all its words with an overview); the rank
   -- rewards documents that match more of them. A query with a negation keeps websearch's own logic.
@@ -123,6 +135,19 @@ begin
   end if;
   if numnode(text_query) = 0 then
     text_query := null;
+  end if;
+  select array_agg(plainto_tsquery('english', word) || plainto_tsquery('simple', word)) into word_queries
+  from unnest(tsvector_to_array(to_tsvector('simple', search_query))) as word
+  where to_tsvector('english', word) <> ''::tsvector;
+  if word_queries is not null then
+    catalog_size := (select count(*) from public.movies) + (select count(*) from public.books);
+    for i in 1 .. cardinality(word_queries) loop
+      -- Counted through the GIN indexes on search_document.
+      holders := (select count(*) from public.movies m where m.search_document @@ word_queries[i])
+        + (select count(*) from public.books b where b.search_document @@ word_queries[i]);
+      word_weights := word_weights || ln(1 + catalog_size / (1 + holders))::real;
+      total_weight := total_weight + word_weights[i];
+    end loop;
   end if;
 
   return query
@@ -161,24 +186,28 @@ begin
       limit capped
     ),
     text_hits as (
-      select t.item_id, t.item_type, t.rank from (
+      select t.item_id, t.item_type, t.rank, t.coverage from (
         select m.item_id, 'movie'::text as item_type,
-               ts_rank(rank_weights, m.search_document, text_query, 1) as rank
+               ts_rank(rank_weights, m.search_document, text_query, 1) as rank,
+               (select sum(w.weight) filter (where m.search_document @@ w.q) from unnest(word_queries, word_weights)
+                  as w(q, weight)) / nullif(total_weight, 0) as coverage
         from movie_filter m
         where m.search_document @@ text_query
         union all
-        select b.item_id, 'book'::text, ts_rank(rank_weights, b.search_document, text_query, 1)
+        select b.item_id, 'book'::text, ts_rank(rank_weights, b.search_document, text_query, 1),
+               (select sum(w.weight) filter (where b.search_document @@ w.q) from unnest(word_queries, word_weights)
+                  as w(q, weight)) / nullif(total_weight, 0)
         from book_filter b
         where b.search_document @@ text_query
       ) t
-      order by t.rank desc, t.item_id
+      order by t.coverage desc, t.rank desc, t.item_id
       limit capped
     ),
     hits as (
       select coalesce(th.item_id, xh.item_id) as item_id, coalesce(th.item_type, xh.item_type) as item_type,
-             th.similarity, xh.rank
+             th.similarity, xh.rank, xh.coverage
       from title_hits th
-      full join text_hits xh on xh.item_id = th.item_id
+      full join text_hits xh on xh.item_id = th.item_id and xh.item_type = th.item_type
     )
     select h.item_id, h.item_type, coalesce(m.title, b.title), coalesce(m.release_year, b.published_year),
            coalesce(m.poster_url, b.thumbnail_url), coalesce(m.original_language, b.language), m.genres,
@@ -188,7 +217,7 @@ begin
              (select max(extensions.similarity(query_key, key))
               from unnest(string_to_array(coalesce(m.title_keys, b.title_keys, ''), ' / ')) as key),
              extensions.similarity(lowered, lower(coalesce(m.title, b.title))))::real end,
-           h.rank::real
+           h.rank::real, h.coverage::real
     from hits h
     left join public.movies m on h.item_type = 'movie' and m.item_id = h.item_id
     left join public.books b on h.item_type = 'book' and b.item_id = h.item_id;
