@@ -22,10 +22,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 EVENTS_DIR = REPO_ROOT / "events"
 
 # Everything a test may leave behind; the catalog tables go with `items` by cascade, sessions and tokens with
-# `users`; rate-limit buckets are shared by every request from the events' one source IP, so they go too.
+# `users`; rate-limit buckets are shared by every request from the events' one source IP, so they go too; a
+# trained model (and what it showed) would otherwise decide the next test's recommendations.
 _TRUNCATE = (
     "truncate public.items, public.users, public.ingest_runs, public.ingest_checkpoints,"
-    " public.rate_limit_buckets restart identity cascade"
+    " public.rate_limit_buckets, public.recommender_models, public.recommendation_impressions"
+    " restart identity cascade"
 )
 
 
