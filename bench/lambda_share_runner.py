@@ -18,40 +18,30 @@ Standard library only: nothing else is importable before the function's package 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import sys
 import time
 import traceback
-import uuid
 from pathlib import Path
 from typing import Any
 
 
-class Context:
-    """The attributes and method of Lambda's context object."""
-
-    def __init__(self, function_name: str, memory_mb: int, timeout_s: float) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = memory_mb
-        self.invoked_function_arn = f"arn:aws:lambda:eu-west-1:123456789012:function:{function_name}"
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = f"2026/11/30/[$LATEST]{uuid.uuid4().hex}"
-        self.identity = None
-        self.client_context = None
-        self._deadline = time.monotonic() + timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+def _lambda_runtime():
+    """tests/deploy/lambda_runtime.py, which packaging tests run the same way: its Lambda context and memory
+    probe, loaded by path because nothing but the standard library is importable here."""
+    path = Path(__file__).resolve().parents[1] / "tests" / "deploy" / "lambda_runtime.py"
+    spec = importlib.util.spec_from_file_location("lambda_runtime", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+_runtime = _lambda_runtime()
+Context = _runtime.Context
+peak_rss_mb = _runtime.peak_rss_mb
 
 
 def main() -> None:
