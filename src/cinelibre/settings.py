@@ -125,7 +125,8 @@ class Settings(BaseSettings):
     # -- accounts under attack (issue 10) --------------------------------------------------------------
     # A refresh token's session lasts this long without a new sign-in (GoTrue: no limit; we cap it).
     session_ttl_s: int = Field(30 * 24 * 3600, ge=3600)
-    # Two tabs refreshing with the same token at once: the loser is refused, the session kept (GoTrue: 10 s).
+    # Two tabs refreshing with the same token at once: both get the session's newest refresh token, as GoTrue
+    # answers within its 10 s reuse interval; after it, a used token revokes its whole session.
     refresh_reuse_grace_s: float = Field(10.0, ge=0, le=300)
     # None: true in production, false in development and test (GoTrue's autoconfirm trade-off).
     require_email_confirmation: bool | None = None
@@ -139,7 +140,8 @@ class Settings(BaseSettings):
     ses_region: str | None = None
     # Rate limits, "<requests>/<seconds>" or "off"; shared by every instance through PostgreSQL.
     # Defaults start from GoTrue's: 30 sign-ins per 5 minutes per IP, 150 token refreshes per 5 minutes.
-    # (A refresh token works once, so refreshes per session need no limit of their own.)
+    # "Per account" is the account's address for registration, sign-in and reset requests (the same for an
+    # address with or without an account, so a 429 reveals nothing) and the session's owner for refreshes.
     rate_limits_enabled: bool = True
     rate_limit_login_per_ip: RateLimitSetting = RateLimitRule(30, 300)
     rate_limit_login_per_account: RateLimitSetting = RateLimitRule(10, 300)
@@ -149,6 +151,14 @@ class Settings(BaseSettings):
     rate_limit_verify_per_ip: RateLimitSetting = RateLimitRule(30, 300)
     rate_limit_refresh_per_ip: RateLimitSetting = RateLimitRule(150, 300)
     rate_limit_search_per_ip: RateLimitSetting = RateLimitRule(120, 60)
+    # Per-account limits (session 2): a client refreshing every access-token lifetime uses 1 in 5 minutes.
+    rate_limit_register_per_account: RateLimitSetting = RateLimitRule(10, 3600)
+    rate_limit_password_reset_per_account: RateLimitSetting = RateLimitRule(5, 3600)
+    rate_limit_refresh_per_account: RateLimitSetting = RateLimitRule(30, 300)
+    # Requests that may or may not send an email (password forgot, confirmation resend) answer no sooner than
+    # this after they pass the rate limits, so a slow email send does not tell a registered address from an
+    # unknown one. Above the email provider's usual latency (SES: tens of ms); 0 turns it off.
+    email_request_min_duration_s: float = Field(0.4, ge=0, le=5)
     # How many X-Forwarded-For hops to trust (0: the client is the connection's peer, Lambda's sourceIp).
     trusted_proxy_hops: int = Field(0, ge=0, le=5)
     # Concurrent bcrypt computations per instance; excess requests wait this long, then get 503.

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 
+import psycopg
 import pytest
 
 from cinelibre.auth.workgate import HashingGate
@@ -104,6 +105,80 @@ def test_registration_and_refresh_are_limited_per_ip(account_client):
     assert client.post("/auth/refresh", json_body={"refresh_token": "x"}).status == 429
 
 
+def test_parallel_refreshes_of_one_account_let_exactly_its_limit_through(account_client, db, pg_url):
+    """Twenty sessions of one account (twenty devices, or twenty stolen tokens) refresh at once from twenty
+    addresses: the per-account limit, taken inside rotate_refresh_token, lets exactly five through."""
+    from cinelibre.auth.accounts import new_secret_token, token_hash
+
+    client = account_client(
+        rate_limit_refresh_per_ip=None, rate_limit_refresh_per_account=RateLimitRule(5, 300),
+    )
+    user = db.create_user(email="ana@example.com", password_hash="$2b$12$" + "x" * 53, name="Ana")
+    tokens = [new_secret_token() for _ in range(20)]
+    for token in tokens:
+        db.start_auth_session(user_id=str(user["id"]), refresh_token_hash=token_hash(token), ttl_s=3600)
+    responses = in_parallel(20, lambda index: client.post(
+        "/auth/refresh", json_body={"refresh_token": tokens[index]}, source_ip=f"198.51.100.{index + 1}"))
+    assert Counter(response.status for response in responses) == {200: 5, 429: 15}
+    limited = next(response for response in responses if response.status == 429)
+    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.json()["error"]["code"] == "rate_limited"
+    # A refused refresh used nothing up: its token still works once the budget refills.
+    refused = [tokens[index] for index, response in enumerate(responses) if response.status == 429]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("delete from public.rate_limit_buckets")
+    assert client.post("/auth/refresh", json_body={"refresh_token": refused[0]}).status == 200
+    # Another account's refreshes are not affected by this one's budget.
+    other = db.create_user(email="bo@example.com", password_hash="$2b$12$" + "x" * 53, name="Bo")
+    other_token = new_secret_token()
+    db.start_auth_session(user_id=str(other["id"]), refresh_token_hash=token_hash(other_token), ttl_s=3600)
+    for _ in range(4):
+        client.post("/auth/refresh", json_body={"refresh_token": refused[1]})
+    assert client.post("/auth/refresh", json_body={"refresh_token": other_token}).status == 200
+
+
+def test_the_sql_and_python_per_account_bucket_keys_agree(pg_url):
+    from cinelibre.auth.ratelimit import Action, bucket_key
+
+    subject = "1f0c3b5e-0000-4000-8000-000000000001"
+    with psycopg.connect(pg_url) as conn:
+        (key,) = conn.execute("select public.rate_limit_account_key('refresh', %s)", (subject,)).fetchone()
+    assert key == bucket_key(Action.REFRESH, "account", subject)
+
+
+@pytest.mark.parametrize("registered", [True, False], ids=["registered", "unknown"])
+def test_parallel_reset_requests_for_one_address_let_exactly_its_limit_through(account_client, registered):
+    """Per address, from many IPs; the same for an address with or without an account."""
+    client = account_client(
+        require_email_confirmation=False, rate_limit_password_reset_per_ip=None,
+        rate_limit_password_reset_per_account=RateLimitRule(3, 3600), email_request_min_duration_s=0.0,
+    )
+    if registered:
+        client.post("/auth/register", json_body={"email": "ana@example.com", "password": PASSWORD, "name": "Ana"})
+    responses = in_parallel(20, lambda index: client.post(
+        "/auth/password/forgot", json_body={"email": "Ana@example.com"}, source_ip=f"198.51.100.{index + 1}"))
+    assert Counter(response.status for response in responses) == {202: 3, 429: 17}
+    limited = next(response for response in responses if response.status == 429)
+    assert limited.json()["error"]["code"] == "rate_limited" and "retry-after" in limited.headers
+    # Another address has its own budget.
+    assert client.post("/auth/password/forgot", json_body={"email": "bo@example.com"}).status == 202
+
+
+@pytest.mark.parametrize("confirmation", [True, False], ids=["confirmation-on", "confirmation-off"])
+def test_registration_is_limited_per_address(account_client, confirmation):
+    client = account_client(
+        require_email_confirmation=confirmation, rate_limit_register_per_ip=None,
+        rate_limit_register_per_account=RateLimitRule(2, 3600),
+    )
+    body = {"email": "ana@example.com", "password": PASSWORD, "name": "Ana"}
+    statuses = [
+        client.post("/auth/register", json_body=body | {"email": email}, source_ip=f"198.51.100.{index}").status
+        for index, email in enumerate(["ana@example.com", "ANA@example.com", "ana@example.com"])
+    ]
+    assert statuses == ([202, 202, 429] if confirmation else [201, 409, 429])
+    assert client.post("/auth/register", json_body=body | {"email": "bo@example.com"}).status in (201, 202)
+
+
 def test_rate_limits_are_settings_and_can_be_switched_off(monkeypatch):
     monkeypatch.setenv("CINELIBRE_ENV", "test")
     monkeypatch.setenv("CINELIBRE_RATE_LIMIT_LOGIN_PER_IP", "off")
@@ -112,6 +187,9 @@ def test_rate_limits_are_settings_and_can_be_switched_off(monkeypatch):
     assert settings.rate_limit_login_per_ip is None
     assert settings.rate_limit_search_per_ip == RateLimitRule(5, 60)
     assert settings.rate_limit_refresh_per_ip == RateLimitRule(150, 300)  # GoTrue's default
+    assert settings.rate_limit_refresh_per_account == RateLimitRule(30, 300)
+    assert settings.rate_limit_password_reset_per_account == RateLimitRule(5, 3600)
+    assert settings.rate_limit_register_per_account == RateLimitRule(10, 3600)
     monkeypatch.setenv("CINELIBRE_RATE_LIMIT_LOGIN_PER_IP", "lots")
     with pytest.raises(ValueError, match="requests>/<seconds"):
         load_settings()

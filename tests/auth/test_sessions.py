@@ -54,13 +54,61 @@ def test_a_reused_refresh_token_revokes_its_whole_family(account_client):
     assert client.get("/auth/me", token=other["access_token"]).status == 200
 
 
-def test_a_concurrent_reuse_within_the_grace_period_keeps_the_session(auth_client):
+def test_a_repeat_within_the_grace_period_gets_the_sessions_current_refresh_token(auth_client):
     first = register(auth_client)
     winner = refresh(auth_client, first["refresh_token"]).json()
-    loser = refresh(auth_client, first["refresh_token"])
-    assert loser.status == 401
-    assert loser.json()["error"]["message"] == "this refresh token was just used; use the newest one"
-    assert refresh(auth_client, winner["refresh_token"]).status == 200
+    # A second tab (or a retried request) with the same token: GoTrue's answer, the session's current token.
+    repeat = refresh(auth_client, first["refresh_token"])
+    assert repeat.status == 200
+    assert repeat.json()["refresh_token"] == winner["refresh_token"]
+    assert repeat.json()["user"] == winner["user"]
+    assert auth_client.get("/auth/me", token=repeat.json()["access_token"]).status == 200
+    # That token is still single-use: one refresh with it, and the session goes on.
+    newest = refresh(auth_client, winner["refresh_token"]).json()
+    assert auth_client.get("/auth/me", token=newest["access_token"]).status == 200
+
+
+def test_within_the_grace_period_a_successor_already_used_is_not_handed_out_again(auth_client):
+    first = register(auth_client)
+    second = refresh(auth_client, first["refresh_token"]).json()
+    third = refresh(auth_client, second["refresh_token"]).json()
+    # The first token's successor has moved on: refused, but the session is kept.
+    late = refresh(auth_client, first["refresh_token"])
+    assert late.status == 401
+    assert late.json()["error"]["message"] == "this refresh token was just used; use the newest one"
+    assert auth_client.get("/auth/me", token=third["access_token"]).status == 200
+    assert refresh(auth_client, third["refresh_token"]).status == 200
+
+
+def test_parallel_refreshes_with_one_token_all_get_the_same_successor(account_client):
+    from tests.auth.test_rate_limits import in_parallel
+
+    client = account_client()
+    first = register(client)
+    responses = in_parallel(8, lambda _: refresh(client, first["refresh_token"]))
+    assert {response.status for response in responses} == {200}
+    assert len({response.json()["refresh_token"] for response in responses}) == 1
+
+
+def test_the_database_holds_no_usable_successor(auth_client, pg_url):
+    """What the grace period needs is stored wrapped: neither a token nor anything that unwraps without the
+    used token, which is stored only as its hash."""
+    from cinelibre.auth.accounts import token_hash, unwrap_successor
+
+    first = register(auth_client)
+    second = refresh(auth_client, first["refresh_token"]).json()
+    with psycopg.connect(pg_url) as conn:
+        stored = conn.execute(
+            "select token_hash, successor_hash, successor_wrapped from public.auth_refresh_tokens"
+            " where successor_wrapped is not null"
+        ).fetchall()
+    assert len(stored) == 1
+    used_hash, successor_hash, wrapped = stored[0]
+    assert successor_hash == token_hash(second["refresh_token"])
+    assert second["refresh_token"] not in str(stored) and first["refresh_token"] not in str(stored)
+    # Keyed by what the table holds (the used token's hash), the wrap opens to nothing useful.
+    assert token_hash(unwrap_successor(used_hash, wrapped)) != successor_hash
+    assert unwrap_successor(first["refresh_token"], wrapped) == second["refresh_token"]
 
 
 @pytest.mark.parametrize("token", ["", "x" * 201])

@@ -6,8 +6,12 @@ calls and bcrypt run in the thread pool."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import hashlib
+import hmac
 import secrets
+import time
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +31,7 @@ from cinelibre.auth.passwords import (
     hash_password,
     verify_password,
 )
-from cinelibre.auth.ratelimit import Action, RateLimiter
+from cinelibre.auth.ratelimit import Action, RateLimiter, rate_limited
 from cinelibre.auth.tokens import AccessClaims, TokenService
 from cinelibre.auth.workgate import HashingGate
 from cinelibre.db.port import Database, Row
@@ -49,8 +53,10 @@ MAX_NAME_LENGTH = 200
 INVALID_CREDENTIALS = "invalid email or password"
 INVALID_EMAIL_TOKEN = "this link is invalid, already used or expired; ask for a new one"  # noqa: S105
 CONFIRM_EMAIL = "confirm_email"
-RESET_PASSWORD = "reset_password"  # noqa: S105 (a token purpose, not a secret)
 USER_FIELDS = ("id", "email", "name", "created_at")
+REFRESHED_TOO_RECENTLY = "this refresh token was just used; use the newest one"
+# What the successor of a refresh token is wrapped with (see wrap_successor); versioned so it can change.
+SUCCESSOR_WRAP_CONTEXT = b"cinelibre refresh-token successor v1"
 
 
 def normalise_email(raw: str) -> str:
@@ -88,6 +94,26 @@ def token_hash(token: str) -> str:
 
 def new_secret_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def _encode_token(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()  # what secrets.token_urlsafe returns
+
+
+def _successor_pad(presented_token: str) -> bytes:
+    return hmac.new(presented_token.encode(), SUCCESSOR_WRAP_CONTEXT, hashlib.sha256).digest()
+
+
+def wrap_successor(presented_token: str, successor: bytes) -> str:
+    """The successor's 32 random bytes, XORed with HMAC-SHA-256 keyed by the token it replaces. That token
+    (256 random bits the database never stores) keys exactly one wrap, so the pad is used once: the stored
+    value tells a reader of the database nothing, and only the holder of the replaced token can unwrap it."""
+    return bytes(a ^ b for a, b in zip(successor, _successor_pad(presented_token), strict=True)).hex()
+
+
+def unwrap_successor(presented_token: str, wrapped: str) -> str:
+    raw = bytes(a ^ b for a, b in zip(bytes.fromhex(wrapped), _successor_pad(presented_token), strict=True))
+    return _encode_token(raw)
 
 
 def public_user(row: Row) -> Row:
@@ -183,8 +209,9 @@ class AccountService:
 
     # -- registration and sign-in ---------------------------------------------------------------------------
     async def register(self, *, email: str, password: str, name: str, ip: str | None) -> RegistrationResult:
-        await self._limit(Action.REGISTER, ip=ip)
         normalised = normalise_email(email)
+        # Per address too, whether or not it has an account: the same 429 for both reveals nothing.
+        await self._limit(Action.REGISTER, ip=ip, account=normalised)
         display_name = normalise_name(name)
         self._check_new_password(password, email=normalised, name=display_name)
         password_hash = await self._hash(password)
@@ -229,20 +256,33 @@ class AccountService:
 
     async def refresh(self, *, refresh_token: str, ip: str | None) -> SessionTokens:
         await self._limit(Action.REFRESH, ip=ip)
-        next_token = new_secret_token()
+        successor = secrets.token_bytes(32)
+        next_token = _encode_token(successor)
+        owner_rule = self.limiter.rule(Action.REFRESH, "account")
         result = await self._db(
             "rotate_refresh_token",
             presented_hash=token_hash(refresh_token),
             next_hash=token_hash(next_token),
+            next_wrapped=wrap_successor(refresh_token, successor),
             reuse_grace_s=self.settings.refresh_reuse_grace_s,
+            owner_limit=(owner_rule.requests, owner_rule.period_s) if owner_rule else None,
         )
         outcome = result["outcome"]
         if outcome == "reuse_detected":
             logger.warning("refresh token reused: session revoked", extra={"session_id": result["session_id"]})
             raise AuthenticationError("this refresh token was already used; the session has been ended")
-        if outcome == "reused_recently":
-            raise AuthenticationError("this refresh token was just used; use the newest one")
-        if outcome != "rotated":
+        if outcome == "rate_limited":
+            raise rate_limited(Action.REFRESH, float(result["retry_after_s"]), ["account"])
+        if outcome == "reissued":
+            # A second refresh with the same token within the grace period (two tabs, a retried request): the
+            # session's current refresh token again, as GoTrue answers, so neither caller is signed out.
+            next_token = unwrap_successor(refresh_token, result["successor_wrapped"])
+            if not hmac.compare_digest(token_hash(next_token), result["successor_hash"]):
+                raise AuthenticationError(REFRESHED_TOO_RECENTLY)
+            logger.info("refresh repeated within the grace period", extra={"session_id": result["session_id"]})
+        elif outcome == "reused_recently":
+            raise AuthenticationError(REFRESHED_TOO_RECENTLY)
+        elif outcome != "rotated":
             raise AuthenticationError("invalid or expired refresh token")
         issued = self.tokens.issue(str(result["user_id"]), str(result["session_id"]))
         user = {"id": result["user_id"], "email": result["email"], "name": result["name"],
@@ -292,24 +332,42 @@ class AccountService:
             raise PermissionDeniedError(INVALID_EMAIL_TOKEN, details={"field": "token"})
         return await self._start_session(user)
 
+    async def _at_least(self, started: float) -> None:
+        """Hold an answer that may or may not have sent an email until `email_request_min_duration_s` after
+        `started`, so its timing does not tell a registered address from an unknown one. Waiting on the event
+        loop holds no thread. An answer that took longer than the floor is logged: the floor is too low."""
+        floor = self.settings.email_request_min_duration_s
+        remaining = floor - (time.monotonic() - started)
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+        elif floor > 0:
+            logger.warning("email request took longer than its floor", extra={"floor_s": floor, "over_s": -remaining})
+
     async def resend_confirmation(self, *, email: str, ip: str | None) -> None:
         await self._limit(Action.VERIFY, ip=ip)
         # A malformed address is a 422 (syntax is no secret); a well-formed one always gets the same 202.
-        account = await self._db("get_auth_account", email=normalise_email(email))
+        normalised = normalise_email(email)
+        started = time.monotonic()
+        account = await self._db("get_auth_account", email=normalised)
         if account is not None and account["email_confirmed_at"] is None and account["disabled_at"] is None:
             await self._send_confirmation(account)
+        await self._at_least(started)
 
     async def forgot_password(self, *, email: str, ip: str | None) -> None:
-        await self._limit(Action.PASSWORD_RESET, ip=ip)
-        account = await self._db("get_auth_account", email=normalise_email(email))
-        if account is None or account["disabled_at"] is not None:
-            return
+        """The same work for every address up to the send: one rate-limit call, a fresh token and one
+        `request_password_reset` call, which stores the token only for a live account. The send (a network
+        call to SES) happens for a known address alone, so the answer waits out a fixed floor either way."""
+        normalised = normalise_email(email)
+        await self._limit(Action.PASSWORD_RESET, ip=ip, account=normalised)
+        started = time.monotonic()
         token = new_secret_token()
-        await self._db(
-            "issue_email_token", user_id=str(account["id"]), purpose=RESET_PASSWORD, token_hash=token_hash(token),
+        account = await self._db(
+            "request_password_reset", email=normalised, token_hash=token_hash(token),
             ttl_s=self.settings.password_reset_ttl_s,
         )
-        await self._send(account["email"], password_reset_email, token)
+        if account is not None:
+            await self._send(account["email"], password_reset_email, token)
+        await self._at_least(started)
 
     async def reset_password(self, *, token: str, new_password: str, ip: str | None) -> None:
         await self._limit(Action.PASSWORD_RESET, ip=ip)

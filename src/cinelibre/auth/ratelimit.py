@@ -32,8 +32,12 @@ def _rules(settings: Settings) -> dict[tuple[Action, str], RateLimitRule | None]
         (Action.LOGIN, "ip"): settings.rate_limit_login_per_ip,
         (Action.LOGIN, "account"): settings.rate_limit_login_per_account,
         (Action.REGISTER, "ip"): settings.rate_limit_register_per_ip,
+        (Action.REGISTER, "account"): settings.rate_limit_register_per_account,
         (Action.REFRESH, "ip"): settings.rate_limit_refresh_per_ip,
+        # Taken inside rotate_refresh_token, which alone knows whose session a refresh token belongs to.
+        (Action.REFRESH, "account"): settings.rate_limit_refresh_per_account,
         (Action.PASSWORD_RESET, "ip"): settings.rate_limit_password_reset_per_ip,
+        (Action.PASSWORD_RESET, "account"): settings.rate_limit_password_reset_per_account,
         (Action.VERIFY, "ip"): settings.rate_limit_verify_per_ip,
         # Every message sent to one address (confirmation, reset, "you already have an account") shares one
         # budget, so nobody can use the service to flood someone's mailbox.
@@ -53,6 +57,10 @@ class RateLimiter:
         self._enabled = settings.rate_limits_enabled
         self._rules = _rules(settings)
 
+    def rule(self, action: Action, kind: str) -> RateLimitRule | None:
+        """The rule a caller applies itself (the per-account refresh limit, taken in SQL); None when off."""
+        return self._rules.get((action, kind)) if self._enabled else None
+
     def check(self, action: Action, *, ip: str | None = None, account: str | None = None) -> None:
         """Take one request from each bucket that applies; RateLimitedError (429) when any is empty."""
         if not self._enabled:
@@ -71,8 +79,12 @@ class RateLimiter:
         if refused:
             retry_after = max(float(row["retry_after_s"]) for row in refused)
             kinds = sorted({row["bucket_key"].split(":")[1] for row in refused})
-            logger.warning("rate limited", extra={"action": str(action), "by": kinds})
-            raise RateLimitedError(
-                f"too many {action.replace('_', ' ')} requests; try again in {max(1, round(retry_after))} s",
-                retry_after_s=retry_after,
-            )
+            raise rate_limited(action, retry_after, kinds)
+
+
+def rate_limited(action: Action, retry_after_s: float, kinds: list[str]) -> RateLimitedError:
+    logger.warning("rate limited", extra={"action": str(action), "by": kinds})
+    return RateLimitedError(
+        f"too many {action.replace('_', ' ')} requests; try again in {max(1, round(retry_after_s))} s",
+        retry_after_s=retry_after_s,
+    )

@@ -210,9 +210,14 @@ class Database(Protocol):
         """True while the session is live and its account exists and is not disabled."""
         ...
 
-    def rotate_refresh_token(self, *, presented_hash: str, next_hash: str, reuse_grace_s: float) -> Row:
-        """outcome (rotated, unknown, revoked, reused_recently, reuse_detected), session_id, user_id and,
-        when rotated, the account's email, name, created_at."""
+    def rotate_refresh_token(
+        self, *, presented_hash: str, next_hash: str, next_wrapped: str, reuse_grace_s: float,
+        owner_limit: tuple[int, float] | None = None,
+    ) -> Row:
+        """outcome (rotated, reissued, unknown, revoked, reused_recently, reuse_detected, rate_limited),
+        session_id, user_id; when rotated or reissued the account's email, name, created_at; when reissued the
+        successor's successor_hash and successor_wrapped (see the migration); when rate_limited retry_after_s.
+        `owner_limit` (burst, period in seconds) is the per-account refresh limit, taken in the same call."""
         ...
 
     def revoke_auth_sessions(
@@ -342,4 +347,10 @@ class Database(Protocol):
         method, model_version, impressions (distinct user-item pairs shown), users, engaged (viewed or
         clicked within 24 hours), click_through_rate, rated (within 7 days), rating_rate,
         mean_rating_after, liked (rated >= 4)."""
+        ...
+
+    # -- accounts under attack (session 2, issue 10) --------------------------------------------------------
+    def request_password_reset(self, *, email: str, token_hash: str, ttl_s: int) -> Row | None:
+        """For a live account with this address: replace its unused reset token with `token_hash`; the
+        account's user_id and email, or None (unknown or disabled address). One call either way."""
         ...

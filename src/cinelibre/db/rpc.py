@@ -248,9 +248,15 @@ class RpcDatabase:
             "check_auth_session", {"target_session_id": session_id, "target_user_id": user_id}
         ))
 
-    def rotate_refresh_token(self, *, presented_hash: str, next_hash: str, reuse_grace_s: float) -> Row:
+    def rotate_refresh_token(
+        self, *, presented_hash: str, next_hash: str, next_wrapped: str, reuse_grace_s: float,
+        owner_limit: tuple[int, float] | None = None,
+    ) -> Row:
+        burst, period_s = owner_limit if owner_limit is not None else (None, None)
         return self._rpc.rows("rotate_refresh_token", {
-            "presented_hash": presented_hash, "next_hash": next_hash, "reuse_grace_s": float(reuse_grace_s),
+            "presented_hash": presented_hash, "next_hash": next_hash, "next_wrapped": next_wrapped,
+            "reuse_grace_s": float(reuse_grace_s), "owner_burst": burst,
+            "owner_period_s": float(period_s) if period_s is not None else None,
         })[0]
 
     def revoke_auth_sessions(
@@ -388,6 +394,12 @@ class RpcDatabase:
 
     def get_recommendation_performance(self, *, days: int = 30) -> list[Row]:
         return self._rpc.rows("get_recommendation_performance", {"report_days": days})
+
+    # -- accounts under attack (session 2, issue 10) --------------------------------------------------------
+    def request_password_reset(self, *, email: str, token_hash: str, ttl_s: int) -> Row | None:
+        return _first(self._rpc.rows(
+            "request_password_reset", {"user_email": email, "new_token_hash": token_hash, "ttl_s": ttl_s}
+        ))
 
 
 def _title_key_rows(item_type: ItemType, rows: Sequence[Row]) -> list[Row]:
