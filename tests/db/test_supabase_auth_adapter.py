@@ -86,7 +86,8 @@ class PostgrestOnTheRealDatabase:
                     "code": "PGRST202", "details": None, "hint": None,
                     "message": f"Could not find the function public.{function}({', '.join(sorted(body))})"})
             record = sql.SQL(", ").join(
-                sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)) for name, kind in zip(names, types, strict=True)
+                sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind))
+                for name, kind in zip(names, types, strict=True)
             )
             call = sql.SQL("public.{}({})").format(sql.Identifier(function), sql.SQL(", ").join(
                 sql.SQL("{} => args.{}").format(sql.Identifier(name), sql.Identifier(name)) for name in names))
