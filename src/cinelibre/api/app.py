@@ -59,6 +59,9 @@ def _state_text_rule(schema: dict[str, Any], pattern: str) -> None:
             branch["pattern"] = pattern
 
 
+_RETRY_AFTER_HEADER = {"description": "Seconds to wait before retrying", "schema": {"type": "integer", "minimum": 1}}
+
+
 def _document_boundary(app: FastAPI) -> None:
     """Add to the OpenAPI schema the answers the shared layers give on every route: 400 and 413 where a body
     is read, 503 (database or busy, with Retry-After) everywhere, 429 where rate limits apply."""
@@ -82,12 +85,17 @@ def _document_boundary(app: FastAPI) -> None:
                 for property_schema in model.get("properties", {}).values():
                     _state_text_rule(property_schema, _NO_CONTROL_IN_JSON)
                 responses = operation.setdefault("responses", {})
+                operation_own = set(responses)
                 extra = dict(_BOUNDARY_RESPONSES) if "requestBody" in operation else {}
                 extra["503"] = "The database is unavailable or the instance is busy; retry after `Retry-After`"
                 if path.startswith(_RATE_LIMITED_PREFIXES):
                     extra["429"] = "Too many requests; retry after `Retry-After` seconds"
                 for status, description in extra.items():
                     responses.setdefault(status, {"description": description, "content": _ERROR_SCHEMA})
+                # Every 429 and the shared 503 (not, say, a readiness 503 a route declares itself) carry it.
+                for status in ("429", "503"):
+                    if status in responses and (status == "429" or status not in operation_own):
+                        responses[status].setdefault("headers", {"Retry-After": _RETRY_AFTER_HEADER})
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
