@@ -18,6 +18,11 @@ from cinelibre.settings import RateLimitRule, load_settings
 PASSWORD = "correct horse battery"
 
 
+# Fifty requests at once share the test pool's few connections; on a starved machine a 1 s pool wait would
+# answer some with 503 after they passed the limiter, hiding what these tests count.
+PATIENT_POOL = {"db_pool_timeout_s": 30.0, "db_connect_timeout_s": 30.0}
+
+
 def login(client, email="ana@example.com", password="wrong password", **options):
     return client.post("/auth/login", json_body={"email": email, "password": password}, **options)
 
@@ -46,6 +51,7 @@ def test_fifty_parallel_logins_from_one_ip_against_a_limit_of_ten_let_exactly_te
         rate_limit_login_per_account=None,
         bcrypt_concurrency=4,
         bcrypt_queue_timeout_s=30.0,
+        **PATIENT_POOL,
     )
     # Fifty different accounts, so only the per-IP limit can refuse; a wrong password is a 401 (got through).
     responses = in_parallel(50, lambda index: login(client, email=f"user{index}@example.com"))
@@ -73,7 +79,9 @@ def test_the_per_account_limit_holds_across_ips_and_the_right_password_waits_too
 
 
 def test_x_forwarded_for_does_not_move_a_client_to_a_new_bucket(account_client):
-    client = account_client(rate_limit_login_per_ip=RateLimitRule(2, 300), rate_limit_login_per_account=None)
+    client = account_client(
+        rate_limit_login_per_ip=RateLimitRule(2, 300), rate_limit_login_per_account=None, **PATIENT_POOL
+    )
     statuses = [
         login(client, email=f"u{index}@example.com", headers={"x-forwarded-for": f"10.0.0.{index}"}).status
         for index in range(3)
@@ -111,7 +119,7 @@ def test_parallel_refreshes_of_one_account_let_exactly_its_limit_through(account
     from cinelibre.auth.accounts import new_secret_token, token_hash
 
     client = account_client(
-        rate_limit_refresh_per_ip=None, rate_limit_refresh_per_account=RateLimitRule(5, 300),
+        rate_limit_refresh_per_ip=None, rate_limit_refresh_per_account=RateLimitRule(5, 300), **PATIENT_POOL,
     )
     user = db.create_user(email="ana@example.com", password_hash="$2b$12$" + "x" * 53, name="Ana")
     tokens = [new_secret_token() for _ in range(20)]
@@ -152,6 +160,7 @@ def test_parallel_reset_requests_for_one_address_let_exactly_its_limit_through(a
     client = account_client(
         require_email_confirmation=False, rate_limit_password_reset_per_ip=None,
         rate_limit_password_reset_per_account=RateLimitRule(3, 3600), email_request_min_duration_s=0.0,
+        **PATIENT_POOL,
     )
     if registered:
         client.post("/auth/register", json_body={"email": "ana@example.com", "password": PASSWORD, "name": "Ana"})
