@@ -184,3 +184,12 @@ def test_deleted_or_disabled_accounts_are_refused_on_every_authenticated_route(
     assert recommend_client.post(
         "/interactions", token=bo.token, json_body={"kind": "search", "query": "drishyam"}
     ).status == 401
+
+
+def test_a_lone_surrogate_in_a_refresh_token_is_refused_not_a_server_error(auth_client):
+    """JSON may escape half of a UTF-16 pair (\\ud800): such a string cannot be encoded to be hashed or to key
+    the successor's wrap, so it must be refused before either."""
+    response = auth_client.post(
+        "/auth/refresh", raw_body='{"refresh_token": "abc\\ud800def"}', headers={"content-type": "application/json"}
+    )
+    assert 400 <= response.status < 500, response.text
