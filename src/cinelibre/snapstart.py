@@ -118,7 +118,8 @@ def install_app_hooks(app: Any) -> None:
         get_settings.cache_clear()
         settings = get_settings()
         app.state.settings = settings
-        if getattr(app.state, "tokens", None) is not None:
+        # An app that signs tokens holds `state.tokens` (None during a snapshot's init: no secret yet).
+        if hasattr(app.state, "tokens"):
             from cinelibre.auth.tokens import TokenService
 
             app.state.tokens = TokenService.from_settings(settings)
