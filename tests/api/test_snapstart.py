@@ -26,6 +26,7 @@ from cinelibre.cli.invoke import load_handler
 from cinelibre.db import close_databases, get_database
 from cinelibre.db.postgres import PostgresDatabase
 from cinelibre.embedding import Embedder
+from cinelibre.observability import metrics
 from cinelibre.settings import get_settings
 from tests.api.lambda_events import EVENTS_DIR, invoke, load_event, with_token
 
@@ -148,9 +149,16 @@ def test_a_restored_recommend_handler_verifies_tokens_with_the_secret_fetched_af
     snapstart_init: pytest.MonkeyPatch, pg_url: str, db: PostgresDatabase, lambda_context
 ) -> None:
     snapstart_init.setenv("CINELIBRE_JWT_SECRET_PARAMETER", f"ssm:{JWT_PARAMETER}")  # as template.yaml sets it
+    primed: list[int] = []
+    prime = snapstart.prime
+    snapstart_init.setattr(snapstart, "prime", lambda adapter: primed.append(prime(adapter)) or primed[-1])
     handler = load_handler("recommend")  # the init that Lambda snapshots
     assert snapstart.taking_snapshot()
     assert get_settings().jwt_secret is None
+    # The init answered one priming request (a 404, with no secret and no database to reach) and left no
+    # metric behind for the first real invocation to report.
+    assert primed == [404]
+    assert metrics.metric_set == {}
     jwt_secret = _publish_secrets_after_init(pg_url)
 
     snapstart.run_before_snapshot_hooks()
