@@ -85,9 +85,10 @@ def main() -> None:
         invoked = time.perf_counter()
         try:
             response = handler(request["event"], context)
+            # A scheduled function (train) returns its report, not an HTTP response: returning is its success.
             outcome: dict[str, Any] = {
-                "status": response.get("statusCode"),
-                "body_prefix": str(response.get("body", ""))[:300],
+                "status": response.get("statusCode", 200),
+                "body_prefix": str(response.get("body", response))[:300],
             }
         except Exception as exc:
             outcome = {"error": "".join(traceback.format_exception(exc))[-3000:]}

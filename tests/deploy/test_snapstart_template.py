@@ -1,5 +1,5 @@
-"""issue 14: SnapStart on the search function, as CloudFormation will receive it after the SAM transform:
-published versions with SnapStart, an alias, and the Function URL (and its public permissions) on that
+"""issue 14: SnapStart on the HTTP functions (search, auth, recommend), as CloudFormation will receive it after the SAM
+transform: published versions with SnapStart, an alias, and the Function URL (and its public permissions) on that
 alias, so the URL always serves the latest published, snapshotted version and never $LATEST."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from samtranslator.translator.transform import transform
 
 from tests.deploy.cloudformation import load_template
 
-SNAPSTART_FUNCTIONS = {"SearchFunction"}
+SNAPSTART_FUNCTIONS = {"SearchFunction", "AuthFunction", "RecommendFunction"}
 
 
 class _NoManagedPolicies:
@@ -55,17 +55,20 @@ def test_snapstart_functions_publish_versions_behind_an_alias(transformed: dict[
         assert alias["Properties"]["Name"] == "live"
 
 
-def test_the_search_url_and_its_public_permissions_target_the_alias(transformed: dict[str, Any]) -> None:
+@pytest.mark.parametrize("function", sorted(SNAPSTART_FUNCTIONS))
+def test_the_function_url_and_its_public_permissions_target_the_alias(
+    transformed: dict[str, Any], function: str
+) -> None:
     (alias_id,) = [
         name
         for name, alias in _of_type(transformed, "AWS::Lambda::Alias").items()
-        if alias["Properties"]["FunctionName"] == {"Ref": "SearchFunction"}
+        if alias["Properties"]["FunctionName"] == {"Ref": function}
     ]
-    url = transformed["SearchFunctionUrl"]
+    url = transformed[f"{function}Url"]
     assert url["Type"] == "AWS::Lambda::Url"
     assert url["Properties"]["TargetFunctionArn"] == {"Ref": alias_id}
     permissions = [
         p for p in _of_type(transformed, "AWS::Lambda::Permission").values()
-        if p["Properties"].get("Principal") == "*" and "Search" in str(p["Properties"]["FunctionName"])
+        if p["Properties"].get("Principal") == "*" and function in str(p["Properties"]["FunctionName"])
     ]  # fmt: skip
     assert permissions and all(p["Properties"]["FunctionName"] == {"Ref": alias_id} for p in permissions)

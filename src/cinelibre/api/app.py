@@ -12,7 +12,7 @@ from fastapi.middleware import Middleware
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from cinelibre import __version__
+from cinelibre import __version__, snapstart
 from cinelibre.api.errors import error_body, install_exception_handlers
 from cinelibre.api.middleware import CORRELATION_HEADER, InputBoundaryMiddleware, RequestContextMiddleware
 from cinelibre.auth.tokens import TokenService
@@ -105,7 +105,9 @@ def build_app(
     *, name: str, settings: Settings, routers: Sequence[APIRouter], needs_tokens: bool, description: str
 ) -> FastAPI:
     """An app with the shared behaviour. With `needs_tokens`, the JWT secret is checked now, so a function
-    without a usable secret fails at start-up (outside development) instead of on its first request."""
+    without a usable secret fails at start-up (outside development) instead of on its first request; while a
+    SnapStart snapshot is being prepared no secret is fetched, so the token service is built after the restore
+    (cinelibre.snapstart), before any request."""
     docs = settings.docs_enabled
     app = FastAPI(
         title=name,
@@ -124,7 +126,8 @@ def build_app(
     app.state.settings = settings
     app.state.service_name = name
     if needs_tokens:
-        app.state.tokens = TokenService.from_settings(settings)
+        # -- SnapStart (issue 14): `None` marks "build after the restore"; the secret must not be in the snapshot.
+        app.state.tokens = None if snapstart.taking_snapshot() else TokenService.from_settings(settings)
     install_exception_handlers(app)
     for router in routers:
         app.include_router(router)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from cinelibre import snapstart
 from cinelibre.api import compat
 from cinelibre.api.app import build_app, readiness_response
 from cinelibre.api.dependencies import (
@@ -257,7 +258,10 @@ async def delete_me(body: DeleteAccountRequest, claims: CurrentClaims, accounts:
 def install_account_services(app: FastAPI, settings: Settings, sender: EmailSender | None = None) -> None:
     """The per-instance pieces the auth routes share: the bcrypt gate and the email sender."""
     app.state.hashing_gate = HashingGate(settings.bcrypt_concurrency, settings.bcrypt_queue_timeout_s)
-    load_strength_checker()
+    # -- cold start (issue 14): zxcvbn's lists belong in a SnapStart snapshot; without one only registrations
+    # and password changes need them, so logins and refreshes do not pay for them on a cold start.
+    if snapstart.snapstart_init():
+        load_strength_checker()
     app.state.email_sender = sender if sender is not None else email_sender_for(settings)
 
 

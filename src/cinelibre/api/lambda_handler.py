@@ -21,6 +21,7 @@ def make_handler(app: ASGIApp) -> LambdaHandler:
     adapter = Mangum(app, lifespan="off")
     if snapstart.snapstart_init():
         snapstart.install_app_hooks(app)
+        snapstart.prime(adapter)
 
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics(capture_cold_start_metric=True)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from cinelibre import snapstart
 from cinelibre.api import catalog, compat
 from cinelibre.api.app import build_app, readiness_response
 from cinelibre.api.catalog import Category, Genre, Language, YearFrom, YearTo
@@ -138,6 +139,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     try:
         # Load the model while the container initialises, not during the first search.
         get_embedder(settings).load()
+        if snapstart.snapstart_init():
+            # -- SnapStart (issue 14): ONNX Runtime's first run plans its memory; let the snapshot hold that.
+            get_embedder(settings).embed_query("a film to warm the model before the snapshot")
     except ModelUnavailableError as exc:
         # Keep serving: the catalog routes work without the model and GET / reports what is missing.
         logger.error("embedding model unavailable", extra={"error": exc.message})
