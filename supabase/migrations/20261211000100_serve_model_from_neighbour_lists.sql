@@ -133,10 +133,11 @@ begin
       left join public.item_biases ib on ib.model_version = active.version and ib.item_id = re.item_id
       cross join lateral unnest(l.neighbour_ids, l.weights) as u (neighbour_id, weight)
     ),
+    -- Only what liked items lift is summed here; the predicted rating's terms are summed for the shown few.
     scored as (
-      select c.neighbour_id as item_id, sum(c.lift) as score,
-             sum(c.weight * c.residual) as deviation, sum(abs(c.weight)) as weight_sum
+      select c.neighbour_id as item_id, sum(c.lift) as score
       from contributions c
+      where c.lift <> 0
       group by c.neighbour_id
       having sum(c.lift) > 0
     ),
@@ -152,7 +153,7 @@ begin
     described as (
       select s.item_id, i.item_type, coalesce(mv.title, b.title) as title,
              coalesce(mv.release_year, b.published_year) as year,
-             coalesce(mv.poster_url, b.thumbnail_url) as image_url, s.score, s.deviation, s.weight_sum,
+             coalesce(mv.poster_url, b.thumbnail_url) as image_url, s.score,
              -- Two catalog entries of one title (the same film ingested twice) show once: the better scored.
              row_number() over (
                partition by i.item_type, lower(coalesce(mv.title, b.title)),
@@ -183,6 +184,14 @@ begin
       order by d.score desc, d.item_id
       limit wanted
     ),
+    shown as materialized (
+      select c.* from contributions c where c.neighbour_id in (select t.item_id from top t)
+    ),
+    neighbourhood as (
+      select c.neighbour_id, sum(c.weight * c.residual) as deviation, sum(abs(c.weight)) as weight_sum
+      from shown c
+      group by c.neighbour_id
+    ),
     -- The (up to two) rated items that lifted each shown item most.
     reasons as (
       select ranked.neighbour_id, array_agg(ranked.source_id order by ranked.lift desc, ranked.source_id) as ids,
@@ -190,8 +199,8 @@ begin
       from (
         select c.neighbour_id, c.source_id, c.lift,
                row_number() over (partition by c.neighbour_id order by c.lift desc, c.source_id) as place
-        from contributions c
-        where c.lift > 0 and c.neighbour_id in (select t.item_id from top t)
+        from shown c
+        where c.lift > 0
       ) ranked
       left join public.movies lm on lm.item_id = ranked.source_id
       left join public.books lb on lb.item_id = ranked.source_id
@@ -203,11 +212,12 @@ begin
                 else least(5.0, greatest(0.5,
                        active.global_mean + user_bias + ib.bias
                        + case when active.prediction_shrinkage is null then 0
-                              else t.deviation / (t.weight_sum + active.prediction_shrinkage) end))
+                              else nb.deviation / (nb.weight_sum + active.prediction_shrinkage) end))
            end,
            rs.ids, rs.titles, active.version, active.algorithm
     from top t
     left join public.item_biases ib on ib.model_version = active.version and ib.item_id = t.item_id
+    left join neighbourhood nb on nb.neighbour_id = t.item_id
     left join reasons rs on rs.neighbour_id = t.item_id
     order by t.score desc, t.item_id;
 end;
