@@ -58,7 +58,7 @@ from cinelibre.recommend.evaluation import (
 DEFAULT_RATINGS = Path("/work/shared/datasets/ml-latest-small/ratings.csv")
 RELEVANT = 4.0
 RECENT_WINDOW_S = 365 * 86_400
-EASE_LAMBDAS = (50.0, 100.0, 200.0, 400.0, 800.0, 1600.0)
+EASE_LAMBDAS = (1.0, 10.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1600.0, 3000.0, 5000.0)
 
 
 class Indexed:
@@ -109,6 +109,21 @@ def ease_scores(indexed: Indexed, l2: float) -> np.ndarray:
     weights = precision / (-np.diag(precision))
     np.fill_diagonal(weights, 0.0)
     return np.asarray(indexed.matrix @ weights, dtype=np.float32)
+
+
+def served_model_dense_scores(train: list[RatingRecord], indexed: Indexed) -> np.ndarray:
+    """X·B of the dense, unpruned model the training job fits with its defaults (its x_ui rule, λ and
+    dropout): what the served list would score if every weight were kept and no SQL were involved."""
+    from cinelibre.recommend.ease import fit_ease
+    from cinelibre.recommend.training import TrainingParams
+
+    params = TrainingParams()
+    rows = np.fromiter((indexed.user_index[r.user_id] for r in train), np.int32, len(train))
+    cols = np.fromiter((indexed.item_index[r.item_id] for r in train), np.int32, len(train))
+    values = np.fromiter((r.rating for r in train), np.float32, len(train))
+    signal = sp.csr_matrix((params.signal(values), (rows, cols)), shape=indexed.matrix.shape)
+    signal.eliminate_zeros()
+    return np.asarray(signal @ fit_ease(signal, params.l2, params.dropout), dtype=np.float32)
 
 
 def tune_ease(train: list[RatingRecord], seed: int, k: int, grid=EASE_LAMBDAS) -> tuple[float, dict[float, float]]:
@@ -207,6 +222,9 @@ def main() -> None:
         "inversion of 9,000 items takes a minute on two shared cores)",
     )
     parser.add_argument("--ease-lambda", type=float, help="this lambda, untuned (say where it came from)")
+    parser.add_argument("--served-dense", action="store_true",
+                        help="also the training job's model (its x_ui, λ, dropout) dense and unpruned, in numpy")
+    parser.add_argument("--skip-implicit", action="store_true", help="no implicit ALS / item-kNN")
     parser.add_argument("--svdpp-seeds", type=int, nargs="+", help="run SVD++ only on these seeds")
     parser.add_argument("--json-out", type=Path, help="also write every figure here as JSON")
     args = parser.parse_args()
@@ -270,6 +288,9 @@ def main() -> None:
                 extra["ease lambda"].append(l2)
                 measure("dense EASE", indexed.top_k(ease_scores(indexed, l2), users, k))
                 extra["ease seconds (tuning + fit)"].append(time.perf_counter() - started)
+                if args.served_dense:
+                    measure("dense served model", indexed.top_k(served_model_dense_scores(train, indexed), users, k))
+            if not args.skip_baselines and not args.rmse_only and not args.skip_implicit:
                 with threadpool_limits(1, "blas"):  # implicit's advice: its own threads, not BLAS's
                     measure("implicit ALS (default)", implicit_lists(
                         implicit.cpu.als.AlternatingLeastSquares(random_state=seed), indexed, users, k))

@@ -212,3 +212,36 @@ def test_model_functions_are_for_the_service_role_only(db, pg_url):
         ).fetchall()
     assert len(granted) == 9
     assert all(row[1:] == (False, False, True) for row in granted), granted
+
+
+def test_a_request_reads_the_500_most_recent_ratings_but_leaves_out_every_rated_title(db, catalog, pg_url):
+    # Session 2: the neighbourhood is capped so a user with thousands of ratings stays fast.
+    user = _user(db, "heavy")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        filler = [row[0] for row in conn.execute(
+            "with new as (insert into public.items (item_type) select 'movie' from generate_series(1, 500) "
+            "returning id) "
+            "insert into public.movies (item_id, tmdb_id, title) select id, 900000 + id, 'Filler ' || id from new "
+            "returning item_id"
+        )]
+        conn.execute(
+            "insert into public.ratings (user_id, item_id, rating, updated_at) "
+            "select %s, unnest(%s::bigint[]), 5.0, now()", (user, filler),
+        )
+        conn.execute(
+            "insert into public.ratings (user_id, item_id, rating, updated_at) values (%s, %s, 5.0, now() - "
+            "interval '1 day')", (user, catalog["Drishyam"]),
+        )
+    ids = dict(catalog) | {"Filler": filler[0]}
+    # A recent filler speaks for Drishyam (rated long ago) and for Kahaani.
+    publish(db, ids, [*EDGES, ("Filler", "Drishyam", 0.5), ("Filler", "Kahaani", 0.25)])
+
+    rows = db.get_model_recommendations(user_id=user, item_type="all", count=10)
+    # Drishyam is the 501st most recent rating: it lifts nothing, and is still never recommended.
+    assert [r["title"] for r in rows] == ["Kahaani"]
+    assert rows[0]["because_item_ids"] == [filler[0]]
+
+    db.upsert_rating(user_id=user, item_id=catalog["Drishyam"], rating=5.0)  # rated again: the most recent
+    titles = [r["title"] for r in db.get_model_recommendations(user_id=user, item_type="all", count=10)]
+    # Kahaani now 0.25 + 0.375 (from Drishyam too), then Drishyam's own neighbours: Papanasam 0.5, ...
+    assert titles[:2] == ["Kahaani", "Papanasam"] and "Drishyam" not in titles

@@ -61,6 +61,26 @@ def test_ease_recovers_a_planted_item_structure():
         assert np.abs(weights[item, [j for j in range(15) if j // 5 != group]]).max() < 1e-6
 
 
+def test_dlae_dropout_penalises_each_item_by_its_own_gram_entry():
+    # Session 2: B = I - P·diag(1/diag(P)) with P = (XᵀX + λI + p/(1-p)·diag(XᵀX))⁻¹ (Steck, 2020).
+    interactions = _planted_matrix()
+    gram = (interactions.T @ interactions).toarray().astype(np.float64)
+    penalty = 20.0 + 0.2 / 0.8 * np.diag(gram)
+    precision = np.linalg.inv(gram + np.diag(penalty))
+    expected = -precision / np.diag(precision)
+    np.fill_diagonal(expected, 0.0)
+    weights = fit_ease(interactions, l2=20.0, dropout=0.2)
+    assert np.allclose(weights, expected, atol=1e-5)
+    # The planted groups still come out on top, and the penalty shrinks weights below plain EASE's.
+    plain = fit_ease(interactions, l2=20.0)
+    for item in range(15):
+        in_group = {j for j in range(15) if j // 5 == item // 5 and j != item}
+        assert set(np.argsort(-weights[item], kind="stable")[:4]) == in_group
+    assert np.abs(weights).sum() < np.abs(plain).sum()
+    with pytest.raises(ValueError):
+        fit_ease(interactions, l2=20.0, dropout=1.0)
+
+
 def test_top_k_rows_keeps_the_largest_weights_in_a_stable_order():
     weights = np.array([[0.0, 0.5, -0.9, 0.5], [0.2, 0.0, 0.0, -0.1]], np.float32)
     rows, cols, kept = top_k_rows(weights, 2)
@@ -117,14 +137,16 @@ def test_holdout_keeps_every_user_in_training_and_is_seeded():
 def test_select_params_chooses_from_the_grid_on_a_validation_split():
     items, users, ratings = _synthetic_ratings()
     best, table = select_params(
-        ratings, l2_grid=(1.0, 50.0), neighbour_grid=(2, 4), neutral_weights=(0.0,), shrinkage_grid=(None, 1.0)
+        ratings, l2_grid=(1.0, 50.0), neighbour_grid=(2, 4), neutral_weights=(0.0,), dropout_grid=(0.0, 0.2),
+        shrinkage_grid=(None, 1.0),
     )
-    assert best.l2 in (1.0, 50.0) and best.neighbours in (2, 4)
+    assert best.l2 in (1.0, 50.0) and best.neighbours in (2, 4) and best.dropout in (0.0, 0.2)
     ranked = [row for row in table if "ndcg@10" in row]
-    assert len(ranked) == 4
-    assert max(row["ndcg@10"] for row in ranked) == pytest.approx(
-        next(row["ndcg@10"] for row in ranked if row["l2"] == best.l2 and row["neighbours"] == best.neighbours)
-    )
+    assert len(ranked) == 8
+    assert max(row["ndcg@10"] for row in ranked) == pytest.approx(next(
+        row["ndcg@10"] for row in ranked
+        if row["l2"] == best.l2 and row["neighbours"] == best.neighbours and row["dropout"] == best.dropout
+    ))
     assert len([row for row in table if "rmse" in row]) == 2
 
 

@@ -23,6 +23,10 @@ def register(app: typer.Typer) -> None:
         l2: Annotated[
             float | None, typer.Option("--lambda", min=0.0, help="EASE's λ (default: the tuned one).")
         ] = None,
+        dropout: Annotated[
+            float | None,
+            typer.Option("--dropout", min=0.0, max=0.9, help="DLAE's input dropout (default: the tuned one)."),
+        ] = None,
         neighbours: Annotated[
             int | None, typer.Option("--k", min=1, max=1000, help="Neighbours kept per item (default: tuned).")
         ] = None,
@@ -46,6 +50,8 @@ def register(app: typer.Typer) -> None:
         params = TrainingParams(validate=validate)
         if l2 is not None:
             params = replace(params, l2=l2)
+        if dropout is not None:
+            params = replace(params, dropout=dropout)
         if neighbours is not None:
             params = replace(params, neighbours=neighbours)
         if max_ease_items is not None:

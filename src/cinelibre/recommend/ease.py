@@ -69,10 +69,18 @@ class Ratings:
         )
 
 
-def fit_ease(interactions: sp.csr_matrix, l2: float) -> np.ndarray:
-    """B (items x items, float32) for X = `interactions`; B[i, j] is how much having i speaks for j."""
+def fit_ease(interactions: sp.csr_matrix, l2: float, dropout: float = 0.0) -> np.ndarray:
+    """B (items x items, float32) for X = `interactions`; B[i, j] is how much having i speaks for j.
+
+    `dropout` p > 0 adds p/(1-p)·G_jj to each diagonal entry besides λ: the penalty that dropout of the input
+    amounts to (DLAE, Steck 2020, "Autoencoders that don't overfit towards the identity"), which shrinks the
+    weights of popular items more than a single λ does."""
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError("dropout must be in [0, 1)")
     gram = (interactions.T @ interactions).toarray().astype(np.float32, copy=False)
-    gram[np.diag_indices_from(gram)] += np.float32(l2)
+    diagonal = np.diag(gram).copy()
+    gram[np.diag_indices_from(gram)] += np.float32(l2) + np.float32(dropout / (1.0 - dropout)) * diagonal
+    del diagonal
     # Inverted in place (LAPACK getrf/getri on G's own memory): the peak is G and P's workspace, not three
     # n x n arrays as numpy.linalg.inv would allocate.
     precision = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
