@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from cinelibre.db.port import Database, ItemType, ItemTypeFilter, Row
 from cinelibre.errors import ValidationError
-from cinelibre.text import clean_query, has_words, phonetic_key, scripts
+from cinelibre.text import clean_query, has_words, phonetic_key, scripts, sound_key, spoken_key
 
 MAX_QUERY_LENGTH = 500
 MAX_RESULTS = 50
@@ -149,6 +149,10 @@ class FusionWeights:
     text_coverage_power: float = 1.0
     # ts_rank's weights of overview/description (D), genres/categories (C), people (B) and titles (A).
     text_fields: tuple[float, float, float, float] = (0.1, 0.2, 0.4, 0.1)
+    # A match of the query's phonetic key to an item's people (director, cast, authors) counts
+    # people x people_similarity: a name typed in another script or spelling ("मणिरत्नम्", "Mamooty"),
+    # which full text, matching names as written, misses.
+    people: float = 1.0
 
 
 class SemanticSearch:
@@ -191,7 +195,12 @@ class SemanticSearch:
         lexical_count = min(MAX_TITLE_CANDIDATES, max(10, limit))
         started = time.perf_counter()
         query_key = phonetic_key(text)
-        lexical_lookup = _TITLE_LOOKUPS.submit(self._lexical_rows, text, query_key, kinds, lexical_count, filters)
+        # Sounded only without Latin letters: an English title typed phonetically in an Indian script. A Latin
+        # query is its own spelling, which the key already matches.
+        query_sound = (sound_key(text) or None) if "latin" not in scripts(text) else None
+        lexical_lookup = _TITLE_LOOKUPS.submit(
+            self._lexical_rows, text, (query_key, query_sound, spoken_key(text)), kinds, lexical_count, filters
+        )
         query_embedding = self._embedder.embed_query(text)
         embedded = time.perf_counter()
 
@@ -239,17 +248,22 @@ class SemanticSearch:
             (key for key, row in lexical.items() if row["text_rank"] is not None),
             key=lambda key: (-text_coverage(lexical[key]), -float(lexical[key]["text_rank"]), key),
         )
+        people = sorted(
+            (key for key, row in lexical.items() if row.get("people_similarity") is not None),
+            key=lambda key: (-float(lexical[key]["people_similarity"]), key),
+        )
         semantic_weight = weights.semantic if "latin" in scripts(text) else weights.semantic_non_latin
         fused = reciprocal_rank_fusion(
-            [semantic, titles, texts],
+            [semantic, titles, texts, people],
             [
                 [semantic_weight] * len(semantic),
                 [title_weight(lexical[key]) for key in titles],
                 [weights.text * text_coverage(lexical[key]) ** weights.text_coverage_power for key in texts],
+                [weights.people * float(lexical[key]["people_similarity"]) for key in people],
             ],
             k=weights.rrf_k,
         )
-        ranked_by = {"semantic": set(semantic), "title": set(titles), "text": set(texts)}
+        ranked_by = {"semantic": set(semantic), "title": set(titles), "text": set(texts), "people": set(people)}
         ordered = sorted(
             fused,
             key=lambda key: (
@@ -290,13 +304,16 @@ class SemanticSearch:
         )
 
     def _lexical_rows(
-        self, text: str, query_key: str, kinds: tuple[ItemType, ...], count: int, filters: SearchFilters
+        self, text: str, query_keys: tuple[str, str | None, str | None], kinds: tuple[ItemType, ...], count: int,
+        filters: SearchFilters,
     ) -> list[Row]:
         item_type: ItemTypeFilter = kinds[0] if len(kinds) == 1 else "all"
+        query_key, query_sound, query_spoken_key = query_keys
         return self._database.search_lexical(
             query=text, query_key=query_key, item_type=item_type, count=count, language=filters.language,
             genre=filters.genre, category=filters.category, year_from=filters.year_from,
-            year_to=filters.year_to, rank_weights=self._weights.text_fields,
+            year_to=filters.year_to, rank_weights=self._weights.text_fields, query_sound=query_sound,
+            query_spoken_key=query_spoken_key,
         )
 
     @staticmethod

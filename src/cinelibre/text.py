@@ -96,6 +96,15 @@ _FINAL_SCHWA = re.compile(f"(?<=[^{_VOWELS}\\s])a\\b")
 _INDIC_RUN = re.compile("|".join(f"[{chr(low)}-{chr(high)}]+" for low, high in INDIC_SCRIPTS.values()))
 
 
+def _drop_medial_schwas(iso: str) -> str:
+    """Right to left, as Hindi drops them: a dropped vowel leaves a cluster, which keeps the vowel before it
+    ("mohanalāl" -> "mohanlāl", not "mohnlāl")."""
+    for match in reversed(list(_MEDIAL_SCHWA.finditer(iso))):
+        if _MEDIAL_SCHWA.match(iso, match.start()):
+            iso = iso[: match.start()] + iso[match.end() :]
+    return iso
+
+
 def romanize(text: str, *, speech: bool = False) -> str:
     """Latin letters for every Indian-script run of `text` (ISO 15919 folded to ASCII), lower case; other
     text is folded to ASCII as it is. The final inherent vowel Hindi, Marathi and Bengali do not say is
@@ -110,7 +119,7 @@ def romanize(text: str, *, speech: bool = False) -> str:
         if script in _SCHWA_DELETING:
             iso = _FINAL_SCHWA.sub("", iso)
             if speech:
-                iso = _MEDIAL_SCHWA.sub("", iso)
+                iso = _drop_medial_schwas(iso)
         return iso
 
     romanized = _INDIC_RUN.sub(latin, unicodedata.normalize("NFC", text)) if _INDIC_RUN.search(text) else text
@@ -146,6 +155,15 @@ _KEY_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 
 
+def spoken_key(text: str) -> str | None:
+    """The key of a query as said where that differs from the key as written: a name typed in Devanagari or
+    Bengali ("मोहनलाल") drops vowels its Latin spelling ("Mohanlal") never had. None otherwise."""
+    if not scripts(text) & _SCHWA_DELETING:
+        return None
+    spoken = phonetic_key(text, speech=True)
+    return spoken if spoken != phonetic_key(text) else None
+
+
 @lru_cache(maxsize=4096)
 def phonetic_key(text: str, *, speech: bool = False) -> str:
     """The romanization-independent key of a title or query: "Drishyam", "दृश्यम" and "ദൃശ്യം" share one.
@@ -156,14 +174,57 @@ def phonetic_key(text: str, *, speech: bool = False) -> str:
     return " ".join(key.split())
 
 
+@cache
+def _double_metaphone() -> Any:
+    from doublemetaphone import doublemetaphone
+
+    return doublemetaphone
+
+
+# Double Metaphone's codes folded where an Indian-script spelling of an English word cannot tell them
+# apart: "th" (0) is written t/d, "sh"/"ch" (X) s/ch, and "z" ज, the letter of "j" (J).
+_SOUND_FOLD = str.maketrans({"0": "t", "x": "s", "j": "s"})
+
+
+def _sound_of_words(text: str, code: int) -> str:
+    metaphone = _double_metaphone()
+    sounds = []
+    for word in text.split():
+        codes = metaphone(word)
+        sounds.append((codes[code] or codes[0]).lower().translate(_SOUND_FOLD))
+    return " ".join(sound for sound in sounds if sound)
+
+
+@lru_cache(maxsize=4096)
+def sound_key(text: str) -> str:
+    """How a text sounds, by the Double Metaphone codes of its words (English spelling rules): the key that
+    lets an English title typed phonetically in an Indian script ("द गॉडफादर", "ಸೈಕೋ") meet its English
+    spelling ("The Godfather", "Psycho"). A query is sounded as written and romanized."""
+    return _sound_of_words(" ".join(romanize(text).replace("-", " ").split()), 0)
+
+
+def sound_keys(title: str) -> list[str]:
+    """The sounds of a title written in Latin letters: Double Metaphone's primary and, where it differs,
+    its alternative reading ("Psycho": "sk" beside "ss")."""
+    words = " ".join(romanize(title).replace("-", " ").split())
+    keys = [_sound_of_words(words, 0), _sound_of_words(words, 1)]
+    return [key for index, key in enumerate(keys) if key and key not in keys[:index]]
+
+
 def title_keys(titles: Iterable[str | None]) -> str | None:
     """Every distinct key of an item's titles, as written and as said, joined for one trigram-indexed
-    column. A query is keyed as written: it meets the title either way."""
+    column, and the sound of each title written in Latin letters (an English title typed phonetically in an
+    Indian script is matched by its sound, sound_key). A query is keyed as written: it meets the title
+    either way."""
     keys: list[str] = []
+    sounds: list[str] = []
     for title in titles:
         for key in (phonetic_key(title), phonetic_key(title, speech=True)) if title else ():
             if key and key not in keys:
                 keys.append(key)
+        if title and "latin" in scripts(title) and not scripts(title) - {"latin"}:
+            sounds.extend(sound for sound in sound_keys(title) if sound not in sounds)
+    keys.extend(sound for sound in sounds if sound not in keys)
     return KEY_SEPARATOR.join(keys) or None
 
 
@@ -175,3 +236,29 @@ def book_title_keys(book: dict[str, Any]) -> str | None:
     title = book.get("title")
     subtitle = book.get("subtitle")
     return title_keys((title, f"{title} {subtitle}" if title and subtitle else None))
+
+
+# Initials ("S. S. Rajamouli") say nothing a query could match by sound.
+_INITIAL = re.compile(r"\b\w\b")
+
+
+def people_keys(names: Iterable[str | None]) -> str | None:
+    """The phonetic keys of the people of an item (director and cast, or authors), each also without its
+    spaces, so that "Mani Ratnam", "मणिरत्नम्" and "Maniratnam" meet: a name typed in any script or
+    romanization is matched as a title is (issue 12)."""
+    keys: list[str] = []
+    for name in names:
+        key = " ".join(_INITIAL.sub(" ", phonetic_key(name)).split()) if name else ""
+        for variant in (key, key.replace(" ", "")):
+            if variant and variant not in keys:
+                keys.append(variant)
+    return KEY_SEPARATOR.join(keys) or None
+
+
+def movie_people_keys(movie: dict[str, Any]) -> str | None:
+    cast = movie.get("cast_members") or []
+    return people_keys([movie.get("director"), *(member.get("name") for member in cast if isinstance(member, dict))])
+
+
+def book_people_keys(book: dict[str, Any]) -> str | None:
+    return people_keys(book.get("authors") or [])

@@ -58,9 +58,13 @@ def scale_url(pg_url: str) -> Iterator[str]:
         conn.execute("drop database index_scale with (force)")
 
 
-def _plans(url: str, statement: str, params: dict) -> str:
+def _plans(url: str, statement: str, params: dict, *, calls_before: int = 0) -> str:
+    """The plans of `statement`'s queries, after `calls_before` calls in the same session (a function's
+    cached generic plan replaces its custom ones after five)."""
     notices: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn:
+        for _ in range(calls_before):
+            conn.execute(statement, params).fetchall()
         conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
         conn.execute("load 'auto_explain'")
         conn.execute("set auto_explain.log_min_duration = 0")
@@ -118,7 +122,7 @@ def test_lexical_search_uses_the_title_key_and_full_text_indexes(scale_url):
         # Keys as set_title_keys would store them (the bulk load above bypassed the upsert path).
         conn.execute("update movies set title_keys = lower(title) where title_keys is null")
         conn.execute("analyze movies")
-        title = conn.execute("select title from movies where tmdb_id = 4321").fetchone()[0]
+        title, language = conn.execute("select title, original_language from movies where tmdb_id = 4321").fetchone()
     # Without the word "Film", which every generated title holds: a term in every row is rightly scanned.
     misspelt = title.removeprefix("Film ")[:-2] + "x"
     plans = _plans(
@@ -128,3 +132,14 @@ def test_lexical_search_uses_the_title_key_and_full_text_indexes(scale_url):
     )
     assert "movies_title_keys_trgm_idx" in plans
     assert "movies_search_document_idx" in plans
+    # Once the plan is cached (generic), filtered or not, every ranking still goes through its index.
+    filtered = _plans(
+        scale_url,
+        "select * from public.search_lexical(%(q)s, %(key)s, 'all', 10, %(language)s)",
+        {"q": misspelt, "key": misspelt.lower(), "language": language},
+        calls_before=6,
+    )
+    ranking_plan = next(plan for plan in filtered.split("duration:") if "movie_filter" in plan)
+    assert "movies_title_keys_trgm_idx" in ranking_plan
+    assert "movies_search_document_idx" in ranking_plan
+    assert "Seq Scan on movies" not in ranking_plan and "Seq Scan on books" not in ranking_plan

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from cinelibre.text import phonetic_key
+from cinelibre.text import phonetic_key, sound_key, spoken_key
 from tests.db.catalog_rows import book, movie
 
 DETAIL_FIELDS = {"language", "genres", "director", "overview", "authors", "categories"}
@@ -33,16 +33,46 @@ def catalog(db):
 
 def _lexical(db, query: str, **filters) -> list[dict]:
     return db.search_lexical(query=query, query_key=phonetic_key(query), item_type=filters.pop("item_type", "all"),
-                             count=10, **filters)
+                             count=10, query_spoken_key=spoken_key(query), **filters)
 
 
 def test_upserts_store_the_title_keys_of_every_script(db, catalog, pg_url):
     with psycopg.connect(pg_url) as conn:
         keys = dict(conn.execute("select title, title_keys from public.movies").fetchall())
         book_keys = conn.execute("select title_keys from public.books").fetchone()[0]
-    assert keys["Drishyam"] == "trisyam"
-    assert keys["Kaithi"] == "kaiti"
+    # The key of every spelling, then the sound (Double Metaphone) of the title written in Latin letters.
+    assert keys["Drishyam"] == "trisyam / trsm"
+    assert keys["Kaithi"] == "kaiti / kt"
     assert book_keys == phonetic_key("Godaan")
+
+
+def test_upserts_store_the_people_keys_with_and_without_spaces(db, catalog, pg_url):
+    db.upsert_movies(movies=[
+        movie(5, "Nayakan", original_language="ta", director="Mani Ratnam",
+              cast_members=[{"name": "Kamal Haasan", "character": "Velu Naicker"}]),
+    ])
+    with psycopg.connect(pg_url) as conn:
+        keys = dict(conn.execute("select title, people_keys from public.movies").fetchall())
+        book_keys = conn.execute("select people_keys from public.books").fetchone()[0]
+    assert keys["Nayakan"] == "mani ratnam / maniratnam / kamal hasan / kamalhasan"
+    assert keys["Drishyam"] == "sit sosep / sitsosep / mohanlal"  # j/s, th/t, final u: as titles are keyed
+    assert book_keys == "prensant"
+
+
+def test_a_name_in_another_script_or_spelling_is_matched_by_its_key(db, catalog):
+    for query in ("മോഹൻലാൽ", "मोहनलाल", "Mohanlaal", "Mohanlal"):
+        people = [row["title"] for row in _lexical(db, query) if row["people_similarity"] is not None]
+        assert people == ["Drishyam"], query
+    assert [row["title"] for row in _lexical(db, "प्रेमचंद") if row["people_similarity"]] == ["गोदान"]
+
+
+def test_an_english_title_typed_in_an_indian_script_is_matched_by_its_sound(db, catalog):
+    sunrise = "बिफोर सनराइज"  # "Before Sunrise" as a Hindi speaker would write it
+    rows = db.search_lexical(query=sunrise, query_key=phonetic_key(sunrise), item_type="all", count=10,
+                             query_sound=sound_key(sunrise))
+    assert [row["title"] for row in rows if row["title_similarity"]][:1] == ["Before Sunrise"]
+    without_sound = db.search_lexical(query=sunrise, query_key=phonetic_key(sunrise), item_type="all", count=10)
+    assert "Before Sunrise" not in [row["title"] for row in without_sound if row["title_similarity"]]
 
 
 def test_a_title_in_another_script_is_matched_by_its_key(db, catalog):

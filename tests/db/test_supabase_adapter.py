@@ -49,13 +49,15 @@ def test_upsert_sends_rows_as_a_json_array(supabase):
     router, database = supabase
     route = router.post(f"{RPC}/upsert_movies").respond(200, json=[{"inserted": 1, "updated": 0, "unchanged": 0}])
     keys_route = router.post(f"{RPC}/set_title_keys").respond(200, json=1)
-    counts = database.upsert_movies(movies=[{"tmdb_id": 1, "title": "RRR", "embedding": [0.1, 0.2]}])
+    row = {"tmdb_id": 1, "title": "RRR", "director": "S. S. Rajamouli", "embedding": [0.1, 0.2]}
+    counts = database.upsert_movies(movies=[row])
     assert counts == {"inserted": 1, "updated": 0, "unchanged": 0}
-    assert json.loads(route.calls.last.request.content) == {
-        "movie_rows": [{"tmdb_id": 1, "title": "RRR", "embedding": [0.1, 0.2]}], "mark_demo": False}
-    # The title keys (issue 12) follow in a second call, computed from the same rows.
+    assert json.loads(route.calls.last.request.content) == {"movie_rows": [row], "mark_demo": False}
+    # The title and people keys (issue 12) follow in a second call, computed from the same rows: the
+    # title's key and its sound, the director's key without initials.
     assert json.loads(keys_route.calls.last.request.content) == {
-        "key_rows": [{"item_type": "movie", "external_id": "1", "title_keys": phonetic_key("RRR")}]}
+        "key_rows": [{"item_type": "movie", "external_id": "1", "title_keys": f"{phonetic_key('RRR')} / rr",
+                      "people_keys": "rasamouli"}]}
 
 
 def test_scalar_functions_return_the_bare_value(supabase):

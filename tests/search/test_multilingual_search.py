@@ -62,6 +62,19 @@ def test_a_director_is_found_through_full_text(search_client, search_catalog):
     assert first["title"] == "Pather Panchali" and "text" in first["matched_by"]
 
 
+@pytest.mark.parametrize("q", ["सत्यजित राय", "সত্যজিৎ রায়", "Satyajith Ray"])
+def test_a_director_typed_in_another_script_or_spelling_is_found_by_the_people_ranking(
+    search_client, search_catalog, q
+):
+    first = search_client.get("/search/semantic", query={"q": q, "limit": 3}).json()["results"][0]
+    assert first["title"] == "Pather Panchali" and "people" in first["matched_by"]
+
+
+def test_an_english_title_typed_in_an_indian_script_is_found_by_its_sound(search_client, love_films):
+    first = search_client.get("/search/semantic", query={"q": "बिफोर सनराइज", "limit": 3}).json()["results"][0]
+    assert first["title"] == "Before Sunrise" and "title" in first["matched_by"]
+
+
 def test_a_hit_found_only_by_its_title_carries_the_full_shape(search_client, search_catalog):
     # A threshold no embedding reaches: every hit is lexical, and each still has all of its fields.
     body = search_client.get("/search/semantic", query={"q": "Drishyam", "threshold": 0.99, "limit": 5}).json()

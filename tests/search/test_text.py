@@ -9,10 +9,14 @@ from cinelibre.text import (
     book_title_keys,
     clean_query,
     has_words,
+    movie_people_keys,
     movie_title_keys,
+    people_keys,
     phonetic_key,
     romanize,
     scripts,
+    sound_key,
+    spoken_key,
 )
 
 
@@ -76,10 +80,13 @@ def test_different_titles_keep_different_keys(one, other):
 
 
 def test_item_keys_hold_every_title_once():
+    # The key both spellings share, then the sound of the one written in Latin letters.
     movie = {"title": "Drishyam", "original_title": "ദൃശ്യം"}
-    assert movie_title_keys(movie) == "trisyam"
+    assert movie_title_keys(movie) == "trisyam / trsm"
     baahubali = {"title": "Baahubali: The Beginning", "original_title": "బాహుబలి: ది బిగినింగ్"}
-    assert movie_title_keys(baahubali).count(KEY_SEPARATOR) == 1
+    assert movie_title_keys(baahubali) == (
+        "pahupali te pekinink / pahupali ti pikinink / phpl t psnnk / phpl t pknnk"
+    )
     assert book_title_keys({"title": "गोदान", "subtitle": None}) == phonetic_key("Godaan")
     assert movie_title_keys({"title": "", "original_title": None}) is None
 
@@ -104,3 +111,57 @@ def test_clean_query_drops_what_cannot_be_searched(raw, cleaned):
 def test_a_query_of_symbols_only_has_no_words():
     assert not has_words(clean_query("😀 ‼ …"))
     assert has_words(clean_query("سلام"))  # right-to-left letters are words
+
+
+@pytest.mark.parametrize(
+    ("typed", "title"),
+    # English titles as a speaker of each language might write them in their own script.
+    [
+        ("द गॉडफादर", "The Godfather"),
+        ("ಸೈಕೋ", "Psycho"),
+        ("ஏலியன்", "Alien"),
+        ("टाइटैनिक", "Titanic"),
+        ("ইন্টারস্টেলার", "Interstellar"),
+        ("ద డార్క్ నైట్", "The Dark Knight"),
+        ("ജോക്കർ", "Joker"),
+    ],
+)
+def test_an_english_title_typed_in_an_indian_script_sounds_like_its_spelling(typed, title):
+    stored = movie_title_keys({"title": title, "original_title": title}).split(KEY_SEPARATOR)
+    assert sound_key(typed) in stored, (typed, sound_key(typed), stored)
+
+
+def test_only_titles_in_latin_letters_are_sounded():
+    # An Indian title is matched by its key in every script; Double Metaphone knows English spelling only.
+    assert movie_title_keys({"title": "दृश्यम", "original_title": None}) == "trisyam"
+
+
+@pytest.mark.parametrize(
+    ("typed", "name"),
+    [
+        ("मणिरत्नम्", "Mani Ratnam"),
+        ("മോഹൻലാൽ", "Mohanlal"),
+        ("Mamooty", "Mammootty"),
+        ("Vetrimaran", "Vetrimaaran"),
+        ("ரஜினிகாந்த்", "Rajinikanth"),
+        ("Satyajith Ray", "Satyajit Ray"),
+        ("Fahad Fazil", "Fahadh Faasil"),
+    ],
+)
+def test_a_name_in_any_script_or_spelling_finds_a_stored_people_key(typed, name):
+    stored = movie_people_keys({"director": name, "cast_members": []}).split(KEY_SEPARATOR)
+    assert (spoken_key(typed) or phonetic_key(typed)) in stored, (typed, stored)
+
+
+def test_people_keys_drop_initials_and_keep_each_name_once():
+    assert people_keys(["S. S. Rajamouli", "Mohanlal", "Mohanlal", None]) == "rasamouli / mohanlal"
+    assert movie_people_keys({"director": None, "cast_members": [{"name": "Kamal Haasan"}, "bad row"]}) == (
+        "kamal hasan / kamalhasan"
+    )
+    assert people_keys([]) is None
+
+
+def test_the_spoken_key_is_given_only_where_speech_drops_vowels():
+    assert spoken_key("मोहनलाल") == phonetic_key("Mohanlal")  # right to left: not "mohnlal"
+    assert spoken_key("മോഹൻലാൽ") is None  # Malayalam writes what it says
+    assert spoken_key("Mohanlal") is None

@@ -51,7 +51,8 @@ class SearchResult(compat.RecommendedItemAliases):
     )
     matched_by: list[str] = Field(
         description='The rankings that found it: "semantic" (meaning), "title" (a title in any script or '
-        'spelling) and "text" (full-text match of titles, people, genres and overview)'
+        'spelling) and "text" (full-text match of titles, people, genres and overview) and "people" (a director, cast '
+        'member or author named in any script or spelling)'
     )
     language: str | None = None
     genres: list[str] | None = None

@@ -272,19 +272,22 @@ class Database(Protocol):
     def search_lexical(
         self, *, query: str, query_key: str, item_type: ItemTypeFilter, count: int, language: str | None = None,
         genre: str | None = None, category: str | None = None, year_from: int | None = None,
-        year_to: int | None = None, rank_weights: Sequence[float] | None = None,
+        year_to: int | None = None, rank_weights: Sequence[float] | None = None, query_sound: str | None = None,
+        query_spoken_key: str | None = None,
     ) -> list[Row]:
         """The title ranking (trigram similarity of the query's phonetic key to the title keys, or of the
-        query to the title) and the full-text ranking, up to `count` each, in one call. Each row has the
-        full hit shape (item_id, item_type, title, year, image_url, language, genres, director, overview,
-        authors, categories) and title_similarity, title_coverage (None when not a title match) and
-        text_rank (None when not a full-text match). Filters as search_titles; rank_weights are ts_rank's
-        weights of overview, genres, people and titles (None: the SQL default)."""
+        query to the title, or of `query_sound` to the titles' sounds), the people ranking (the key, or
+        `query_spoken_key` when given, to the people keys) and the full-text ranking, up to `count` each,
+        in one call. Each row has the full hit shape (item_id, item_type, title, year, image_url, language,
+        genres, director, overview, authors, categories) and title_similarity, title_coverage (None when
+        not a title match), text_rank, text_coverage (None when not a full-text match) and
+        people_similarity (None when not a people match). Filters as search_titles; rank_weights are
+        ts_rank's weights of overview, genres, people and titles (None: the SQL default)."""
         ...
 
     def set_title_keys(self, *, rows: Sequence[Row]) -> int:
         """Store the title keys (cinelibre.text) of upserted items: rows of item_type, external_id (tmdb_id
-        or google_id) and title_keys. Returns how many items changed."""
+        or google_id), title_keys and (optional) people_keys. Returns how many items changed."""
         ...
 
     # -- trained recommender model (issue 9) -----------------------------------------------------------------

@@ -307,12 +307,14 @@ class RpcDatabase:
     def search_lexical(
         self, *, query: str, query_key: str, item_type: ItemTypeFilter, count: int, language: str | None = None,
         genre: str | None = None, category: str | None = None, year_from: int | None = None,
-        year_to: int | None = None, rank_weights: Sequence[float] | None = None,
+        year_to: int | None = None, rank_weights: Sequence[float] | None = None, query_sound: str | None = None,
+        query_spoken_key: str | None = None,
     ) -> list[Row]:
         args: dict[str, Any] = {
             "search_query": query, "query_key": query_key, "filter_item_type": item_type, "match_count": count,
             "filter_language": language, "filter_genre": genre, "filter_category": category,
-            "year_from": year_from, "year_to": year_to,
+            "year_from": year_from, "year_to": year_to, "query_sound": query_sound,
+            "query_spoken_key": query_spoken_key,
         }
         if rank_weights is not None:
             args["rank_weights"] = list(rank_weights)
@@ -403,13 +405,22 @@ class RpcDatabase:
 
 
 def _title_key_rows(item_type: ItemType, rows: Sequence[Row]) -> list[Row]:
-    """The phonetic title keys of upserted rows (issue 12): computed here, on the one path every ingest
+    """The phonetic title and people keys of upserted rows (issue 12): computed here, on the one path every ingest
     and the demo loader share, because the transliteration library is Python."""
-    from cinelibre.text import book_title_keys, movie_title_keys
+    from cinelibre.text import book_people_keys, book_title_keys, movie_people_keys, movie_title_keys
 
     if item_type == "movie":
         return [
-            {"item_type": "movie", "external_id": str(row["tmdb_id"]), "title_keys": movie_title_keys(row)}
+            {
+                "item_type": "movie", "external_id": str(row["tmdb_id"]), "title_keys": movie_title_keys(row),
+                "people_keys": movie_people_keys(row),
+            }
             for row in rows
         ]
-    return [{"item_type": "book", "external_id": row["google_id"], "title_keys": book_title_keys(row)} for row in rows]
+    return [
+        {
+            "item_type": "book", "external_id": row["google_id"], "title_keys": book_title_keys(row),
+            "people_keys": book_people_keys(row),
+        }
+        for row in rows
+    ]
