@@ -124,10 +124,15 @@ def main() -> None:
     parser.add_argument("--embed-batch", type=int, default=None, help="embedding batch size (default: settings)")
     parser.add_argument(
         "--malloc-arenas", type=int, default=None,
-        help="glibc malloc arenas (default: MALLOC_ARENA_MAX if set, else 2 as the function's template sets)",
+        help="glibc malloc arenas (default: MALLOC_ARENA_MAX if set, else 2 as the function's template sets;"
+        " 0: glibc's own default, as before issue 11)",
     )
     args = parser.parse_args()
-    arenas = args.malloc_arenas or int(os.environ.get("MALLOC_ARENA_MAX", INGEST_MALLOC_ARENAS))
+    arenas = (
+        args.malloc_arenas
+        if args.malloc_arenas is not None
+        else int(os.environ.get("MALLOC_ARENA_MAX", INGEST_MALLOC_ARENAS))
+    )
     if arenas > 0:
         limit_malloc_arenas(arenas)
     if args.plan == "default" and args.seconds is None:

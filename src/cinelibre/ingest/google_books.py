@@ -354,8 +354,13 @@ def plain_text(value: Any) -> str | None:
     return text or None
 
 
-def secure_thumbnail(image_links: ImageLinks | None) -> str | None:
+def secure_thumbnail(image_links: ImageLinks | Mapping[str, Any] | None) -> str | None:
     """The largest thumbnail Google lists, over https, without the page-curl decoration."""
+    if image_links is not None and not isinstance(image_links, ImageLinks):
+        try:
+            image_links = ImageLinks.model_validate(image_links)
+        except ValidationError:
+            return None
     url = image_links and (image_links.thumbnail or image_links.smallThumbnail)
     if not url:
         return None
