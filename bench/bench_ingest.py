@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--embed-batch", type=int, default=None, help="embedding batch size (default: settings)")
     parser.add_argument(
         "--malloc-arenas", type=int, default=None,
-        help="glibc malloc arenas (default: MALLOC_ARENA_MAX if set, else 2 as the function's template sets;"
+        help="glibc malloc arenas (default: MALLOC_ARENA_MAX if set, else 2 as the ingest handler sets;"
         " 0: glibc's own default, as before issue 11)",
     )
     args = parser.parse_args()

@@ -3,9 +3,8 @@
 glibc gives a thread that allocates while another holds the main arena an arena of its own, up to eight per
 core, and each keeps the memory it once held. The ingest run has a dozen threads that allocate (details
 requests, one crawl per source, the writer embedding for all of them), which measured 40 MB of peak RSS more
-with the default than with two arenas, and no faster (docs/benchmarks.md, issue 11). The function sets
-MALLOC_ARENA_MAX=2 in its environment (template.yaml); a process that started without it (the CLI, the
-benchmark) calls `limit_malloc_arenas` before its threads start."""
+with the default than with two arenas, and no faster (docs/benchmarks.md, issue 11). The Lambda handler (at
+init), `cinelibre ingest` and the benchmark call `limit_malloc_arenas` before their threads start."""
 
 from __future__ import annotations
 
