@@ -262,7 +262,7 @@ class _WriterLane:
             job = self._jobs.get()
             if job is None:
                 return
-            group, texts = [job], len(job.to_embed)
+            group, texts, waiting = [job], len(job.to_embed), None
             while texts < MAX_TEXTS_PER_PASS:
                 try:
                     waiting = self._jobs.get_nowait()
@@ -274,6 +274,8 @@ class _WriterLane:
                 group.append(waiting)
                 texts += len(waiting.to_embed)
             self._embed_and_write(group)
+            # The pages' rows and vectors are written: do not hold them while waiting for the next pages.
+            del job, group, waiting
 
     def _embed_and_write(self, group: list[_WriteJob]) -> None:
         pairs = sorted((pair for job in group for pair in job.to_embed), key=lambda pair: len(pair[1]))
