@@ -104,12 +104,12 @@ def test_second_run_over_the_same_data_embeds_nothing_and_changes_nothing(
     recorded = rows(
         pg_url, "select source, status, stats->>'new', checkpoint from public.ingest_runs order by id"
     )
-    assert recorded == [
-        ("tmdb", "succeeded", str(len(movies)), None),
+    # Each run crawls both sources at the same time (issue 11): within a run, either may record itself first.
+    assert sorted(recorded[:2]) == [
         ("google_books", "succeeded", str(len(expected_volume_ids(catalog))), None),
-        ("tmdb", "succeeded", "0", None),
-        ("google_books", "succeeded", "0", None),
+        ("tmdb", "succeeded", str(len(movies)), None),
     ]
+    assert sorted(recorded[2:]) == [("google_books", "succeeded", "0", None), ("tmdb", "succeeded", "0", None)]
 
 
 def test_changed_text_is_re_embedded_and_updated_in_place(

@@ -9,6 +9,7 @@ source could not be crawled at all: unreachable, every request refused, a refuse
 from __future__ import annotations
 
 import json
+import threading
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -39,25 +40,29 @@ class SourceChoice(StrEnum):
 
 
 class _ProgressBars:
-    """One bar per source, in turn: sources run one after another."""
+    """One bar per source; the sources are crawled at the same time, so their bars stand one under another."""
 
     def __init__(self, total_per_source: int | None) -> None:
         self.total = total_per_source
-        self.source: str | None = None
-        self.bar: Any = None
+        self.bars: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     def __call__(self, source: str, items: int) -> None:
         from tqdm import tqdm  # the `local` extra; only a run with progress bars needs it
 
-        if source != self.source:
-            self.close()
-            self.source, self.bar = source, tqdm(total=self.total, desc=source, unit="item")
-        self.bar.update(items)
+        with self._lock:
+            bar = self.bars.get(source)
+            if bar is None:
+                bar = self.bars[source] = tqdm(
+                    total=self.total, desc=source, unit="item", position=len(self.bars)
+                )
+            bar.update(items)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+        with self._lock:
+            for bar in self.bars.values():
+                bar.close()
+            self.bars.clear()
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -118,8 +123,11 @@ def register(app: typer.Typer) -> None:
         from cinelibre.db import get_database
         from cinelibre.embedding import get_embedder
         from cinelibre.ingest.handler import build_pipeline
+        from cinelibre.ingest.memory import limit_malloc_arenas
         from cinelibre.ingest.pipeline import RunOptions
         from cinelibre.settings import get_settings
+
+        limit_malloc_arenas()
 
         previous_stream = logs_to_stderr()
         previous_level = logger.log_level

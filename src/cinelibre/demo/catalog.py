@@ -7,15 +7,17 @@ they can never collide with ingested ones) and books `demo-<n>` volume ids."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Generator, Sequence
 from importlib import resources
-from itertools import batched
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from cinelibre.db.port import Database, Row, SourceName
+from cinelibre.db.port import Database, Row
+from cinelibre.errors import CineLibreError
+from cinelibre.ingest.base import Checkpoint, ItemKind, SourcePage
 
 DEMO_BOOK_PREFIX = "demo-"
-UPSERT_BATCH = 64
+# Rows per page: one upsert statement and one checkpoint each.
+PAGE_SIZE = 64
 
 
 
@@ -87,46 +89,90 @@ def book_row(entry: dict[str, Any]) -> Row:
     }
 
 
+class DemoCatalogSource:
+    """The bundled catalog as an ingest source of one kind (films or books): pages of bundled rows, already
+    whole. It goes through the same pipeline as TMDB and Google Books, so the demo is compared, embedded and
+    written exactly as a crawl is (content hashes, batched embedding, one upsert per page), marked as demo."""
+
+    needs_completion = False
+    is_demo = True
+
+    def __init__(self, kind: ItemKind, *, page_size: int = PAGE_SIZE) -> None:
+        self.item_kind: ItemKind = kind
+        self._name = f"demo_{kind}s"
+        self.rows = [movie_row(m) for m in raw_movies()] if kind == "movie" else [book_row(b) for b in raw_books()]
+        self.page_size = page_size
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def pages(self, checkpoint: Checkpoint | None) -> Generator[SourcePage]:
+        start = checkpoint.get("offset") if checkpoint else 0
+        offset = start if isinstance(start, int) and 0 <= start < len(self.rows) else 0
+        while offset < len(self.rows):
+            yield self.page_at({"offset": offset})
+            offset += self.page_size
+
+    def page_at(self, position: Checkpoint) -> SourcePage:
+        offset = int(position.get("offset") or 0)
+        end = offset + self.page_size
+        following = {"offset": end} if end < len(self.rows) else None
+        # Copies: the pipeline adds the hash and the embedding to the rows it is given.
+        rows = [dict(row) for row in self.rows[offset:end]]
+        return SourcePage(f"demo {self.item_kind}s {offset + 1}-{offset + len(rows)}", position, following, rows=rows)
+
+    def item_page(self, position: Checkpoint) -> SourcePage:
+        return SourcePage(f"demo {self.item_kind} {position.get('id')}", position, None)  # nothing is ever lost
+
+    def complete(self, row: Row) -> Row:
+        return row
+
+    def identity_keys(self, row: Row) -> Sequence[str]:
+        return (str(row["tmdb_id"] if self.item_kind == "movie" else row["google_id"]),)
+
+    def embedding_text(self, row: Row) -> str:
+        from cinelibre.embedding import book_text, movie_text
+
+        return movie_text(row) if self.item_kind == "movie" else book_text(row)
+
+    def set_deadline(self, seconds_left: Any) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
 def load_catalog(database: Database, embedder: Any, *, progress: Progress | None = None) -> dict[str, Any]:
-    """Embed what is new or changed and upsert the demo catalog. A second call embeds and writes nothing."""
-    from cinelibre.embedding import book_text, content_hash, movie_text
+    """Embed what is new or changed and upsert the demo catalog, through the ingest pipeline. A second call
+    embeds and writes nothing. Returns, per kind, {"total", "embedded", "inserted", "updated", "unchanged"}."""
+    from cinelibre.ingest.pipeline import IngestPipeline, RunOptions
 
-    kinds = (
-        ("movies", [movie_row(m) for m in raw_movies()], movie_text, "tmdb_id", "tmdb", database.upsert_movies),
-        ("books", [book_row(b) for b in raw_books()], book_text, "google_id", "google_books", database.upsert_books),
-    )
-    # Plan both kinds first, so the progress bar knows its total before the first text is embedded.
-    plans = []
-    for kind, rows, recipe, key, source, upsert in kinds:
-        texts = [recipe(row) for row in rows]
-        hashes = [content_hash(text) for text in texts]
-        stored = database.get_content_hashes(
-            source=cast(SourceName, source), external_ids=[str(r[key]) for r in rows]
-        )
-        todo = [i for i, row in enumerate(rows) if stored.get(str(row[key])) != hashes[i]]
-        for index, row in enumerate(rows):
-            row["content_hash"] = hashes[index]
-            row["embedding"] = None  # an unchanged text keeps its stored embedding
-        plans.append((kind, rows, texts, todo, upsert))
+    sources = {f"demo_{kind}s": _factory(kind) for kind in ("movie", "book")}
     if progress is not None:
-        progress.total = sum(len(todo) for *_, todo, _ in plans)
+        progress.total = len(raw_movies()) + len(raw_books())
         progress.refresh()
+    pipeline = IngestPipeline(database=database, embedder=embedder, sources=sources)
+    def advance(_source: str, count: int) -> None:
+        if progress is not None:
+            progress.update(count)
 
-    summary: dict[str, Any] = {}
-    for kind, rows, texts, todo, upsert in plans:
-        for index, vector in zip(todo, embedder.embed_passages(texts[i] for i in todo), strict=True):
-            rows[index]["embedding"] = list(vector)
-            if progress is not None:
-                progress.update(1)
-        counts = {"inserted": 0, "updated": 0, "unchanged": 0}
-        for batch in _batches(rows):
-            result = upsert(**{kind: batch}, demo=True)
-            for name in counts:
-                counts[name] += result[name]
-        summary[kind] = {"total": len(rows), "embedded": len(todo), **counts}
-    return summary
+    options = RunOptions(trigger="demo", on_progress=advance)
+    summary = pipeline.run(sources=list(sources), options=options)
+    loaded: dict[str, Any] = {}
+    for run in summary.runs:
+        if run.status != "succeeded":
+            raise CineLibreError(f"loading the demo catalog failed ({run.source}): {run.error or run.status}")
+        stats = run.stats
+        loaded[run.source.removeprefix("demo_")] = {
+            "total": stats.fetched,
+            "embedded": stats.embedded,
+            "inserted": stats.new,
+            "updated": stats.updated,
+            "unchanged": stats.unchanged,
+        }
+    return loaded
 
 
-def _batches(rows: Iterable[Row]) -> Iterator[list[Row]]:
-    for batch in batched(rows, UPSERT_BATCH, strict=False):
-        yield list(batch)
+def _factory(kind: ItemKind) -> Callable[[Callable[[], float]], DemoCatalogSource]:
+    return lambda _seconds_left: DemoCatalogSource(kind)

@@ -4,12 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-from cinelibre.db.port import Database, Row, SourceName
+from cinelibre.db.port import Row, SourceName
 from cinelibre.errors import UpstreamError
 
 Checkpoint = dict[str, Any]
+ItemKind = Literal["movie", "book"]
+
+
+@dataclass(frozen=True)
+class KindKeys:
+    """Where rows of one kind are keyed: the row field holding the external id, and the catalog source under
+    which their content hashes are stored."""
+
+    key_field: str
+    stored_as: SourceName
+
+
+KIND_KEYS: dict[ItemKind, KindKeys] = {
+    "movie": KindKeys("tmdb_id", "tmdb"),
+    "book": KindKeys("google_id", "google_books"),
+}
 
 
 class IncompleteRecordError(ValueError):
@@ -27,14 +43,24 @@ class SourcePage:
     next_position: Checkpoint | None
     rows: list[Row] = field(default_factory=list)
     incomplete: int = 0
+    # Why those entries were refused (pydantic's reason for each), for the run's summary and log.
+    refused_because: list[str] = field(default_factory=list)
     error: UpstreamError | None = None
     # Rows that are already whole (an item fetched with its details): the pipeline need not complete them.
     completed: bool = False
+    # What the rows are, when a source serves more than one kind (the demo catalog); else the source's kind.
+    kind: ItemKind | None = None
 
 
 class CatalogSource(Protocol):
-    name: SourceName
-    key_field: str
+    """Fetches and parses; the pipeline decides what to embed and owns every database write."""
+
+    @property
+    def name(self) -> str: ...
+
+    item_kind: ItemKind
+    # Rows from this source are the bundled demo catalog (marked so, and never mixed up with a real crawl).
+    is_demo: bool
     # True when listing rows lack what details add (TMDB credits), so new or changed rows are completed.
     needs_completion: bool
 
@@ -59,12 +85,6 @@ class CatalogSource(Protocol):
         ...
 
     def embedding_text(self, row: Row) -> str: ...
-
-    def upsert(self, database: Database, rows: Sequence[Row]) -> dict[str, int]: ...
-
-    def refresh(self, database: Database, rows: Sequence[Row]) -> dict[str, int]:
-        """Write what may have changed in rows whose embedding text did not (vote figures, ratings)."""
-        ...
 
     def set_deadline(self, seconds_left: Any) -> None: ...
 

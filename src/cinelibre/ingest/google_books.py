@@ -11,11 +11,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
+from pydantic import ValidationError
 
-from cinelibre.db.port import Database, Row, SourceName
+from cinelibre.db.port import Row, SourceName
 from cinelibre.embedding import book_text
 from cinelibre.errors import CineLibreError, UpstreamAuthError, UpstreamError
-from cinelibre.ingest.base import Checkpoint, IncompleteRecordError, SourcePage
+from cinelibre.ingest.base import Checkpoint, IncompleteRecordError, ItemKind, SourcePage
 from cinelibre.ingest.http import (
     RetryableUpstreamAnswer,
     RetryPolicy,
@@ -23,6 +24,7 @@ from cinelibre.ingest.http import (
     UpstreamRateLimitedError,
     UpstreamUnreachableError,
 )
+from cinelibre.ingest.payloads import ImageLinks, Volume, VolumesPage, reason
 from cinelibre.settings import Settings
 
 PAGE_SIZE = 40  # the API's maximum `maxResults`
@@ -100,7 +102,8 @@ def subject_query(subject: str) -> str:
 
 class GoogleBooksSource:
     name: SourceName = "google_books"
-    key_field = "google_id"
+    item_kind: ItemKind = "book"
+    is_demo = False
     needs_completion = False
 
     def __init__(
@@ -191,13 +194,14 @@ class GoogleBooksSource:
         # No `items` key at all is how Google says "no more results" (totalItems is only an estimate).
         if not items:
             return SourcePage(label, position, following), True
-        rows, incomplete = [], 0
+        rows: list[Row] = []
+        refused: list[str] = []
         for item in items:
             try:
                 rows.append(book_from_volume(item))
-            except IncompleteRecordError:
-                incomplete += 1
-        return SourcePage(label, position, after, rows=rows, incomplete=incomplete), done
+            except IncompleteRecordError as exc:
+                refused.append(str(exc))
+        return SourcePage(label, position, after, rows=rows, incomplete=len(refused), refused_because=refused), done
 
     def complete(self, row: Row) -> Row:
         return row
@@ -209,13 +213,6 @@ class GoogleBooksSource:
 
     def embedding_text(self, row: Row) -> str:
         return book_text(row)
-
-    def upsert(self, database: Database, rows: Sequence[Row]) -> dict[str, int]:
-        return database.upsert_books(books=rows)
-
-    def refresh(self, database: Database, rows: Sequence[Row]) -> dict[str, int]:
-        # A volume listing carries everything a book row holds; sent without an embedding, the stored one stays.
-        return database.upsert_books(books=rows)
 
     def set_deadline(self, seconds_left: Callable[[], float] | None) -> None:
         self.client.set_deadline(seconds_left)
@@ -286,51 +283,40 @@ def _error_reasons(body: Any) -> tuple[set[str], list[str]]:
 
 
 def _volume_items(body: Any) -> list[Any]:
-    if not isinstance(body, Mapping):
-        raise UpstreamError("google_books: a volumes page that is not a JSON object")
-    items = body.get("items", [])
-    if not isinstance(items, list):
-        raise UpstreamError("google_books: a volumes page whose `items` is not a list")
-    return items
+    try:
+        return VolumesPage.model_validate(body).items
+    except ValidationError as exc:
+        raise UpstreamError(f"google_books: a volumes page that is not one ({reason(exc)})") from None
 
 
 # -- normalisation -------------------------------------------------------------------------------------------
 def book_from_volume(item: Any) -> Row:
-    if not isinstance(item, Mapping):
-        raise IncompleteRecordError("volume is not an object")
-    google_id = _text(item.get("id"))
-    if not google_id or len(google_id) > 100:
-        raise IncompleteRecordError("no usable volume id")
-    raw_info = item.get("volumeInfo")
-    info: Mapping[str, Any] = raw_info if isinstance(raw_info, Mapping) else {}
-    title = _text(info.get("title"))
-    if not title:
-        raise IncompleteRecordError(f"volume {google_id} has no title")
-    isbns = {
-        entry.get("type"): _text(entry.get("identifier"))
-        for entry in info.get("industryIdentifiers") or []
-        if isinstance(entry, Mapping)
-    }
-    published = _text(info.get("publishedDate"))
-    page_count = info.get("pageCount")
-    ratings_count = info.get("ratingsCount")
+    """A book row from a volume. Raises IncompleteRecordError with pydantic's reason for a volume without a
+    usable id or title."""
+    try:
+        volume = Volume.model_validate(item)
+    except ValidationError as exc:
+        raise IncompleteRecordError(reason(exc)) from None
+    info = volume.volumeInfo
+    assert info.title is not None  # the model refuses a volume without one
+    isbns = {entry.type: entry.identifier for entry in info.industryIdentifiers}
+    published = info.publishedDate
     return {
-        "google_id": google_id,
-        "title": title[:MAX_TITLE_LENGTH],
-        "subtitle": _text(info.get("subtitle")),
-        "authors": _text_list(info.get("authors")),
-        "description": plain_text(info.get("description")),
-        "categories": _text_list(info.get("categories")),
+        "google_id": volume.id,
+        "title": info.title[:MAX_TITLE_LENGTH],
+        "subtitle": info.subtitle,
+        "authors": info.authors,
+        "description": plain_text(info.description),
+        "categories": info.categories,
         "published_date": published if published and PUBLISHED_DATE.match(published) else None,
-        "language": _text(info.get("language")),
-        # 0 is how Google says "unknown page count".
-        "page_count": page_count if isinstance(page_count, int) and page_count > 0 else None,
+        "language": info.language,
+        "page_count": info.pageCount,
         "isbn_10": isbns.get("ISBN_10"),
         "isbn_13": isbns.get("ISBN_13"),
-        "thumbnail_url": secure_thumbnail(info.get("imageLinks")),
-        "publisher": _text(info.get("publisher")),
-        "average_rating": _rating(info.get("averageRating")),
-        "ratings_count": ratings_count if isinstance(ratings_count, int) and ratings_count >= 0 else None,
+        "thumbnail_url": secure_thumbnail(info.imageLinks),
+        "publisher": info.publisher,
+        "average_rating": info.averageRating,
+        "ratings_count": info.ratingsCount,
     }
 
 
@@ -368,11 +354,14 @@ def plain_text(value: Any) -> str | None:
     return text or None
 
 
-def secure_thumbnail(image_links: Any) -> str | None:
+def secure_thumbnail(image_links: ImageLinks | Mapping[str, Any] | None) -> str | None:
     """The largest thumbnail Google lists, over https, without the page-curl decoration."""
-    if not isinstance(image_links, Mapping):
-        return None
-    url = _text(image_links.get("thumbnail")) or _text(image_links.get("smallThumbnail"))
+    if image_links is not None and not isinstance(image_links, ImageLinks):
+        try:
+            image_links = ImageLinks.model_validate(image_links)
+        except ValidationError:
+            return None
+    url = image_links and (image_links.thumbnail or image_links.smallThumbnail)
     if not url:
         return None
     parts = urlsplit(url)
@@ -380,27 +369,3 @@ def secure_thumbnail(image_links: Any) -> str | None:
         return None
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "edge"])
     return urlunsplit(("https", parts.netloc, parts.path, query, ""))
-
-
-def _text(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    value = " ".join(value.split())
-    return value or None
-
-
-def _text_list(value: Any) -> list[str]:
-    if not isinstance(value, list):
-        return []
-    seen: list[str] = []
-    for entry in value:
-        text = _text(entry)
-        if text and text not in seen:
-            seen.append(text)
-    return seen
-
-
-def _rating(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 5:
-        return None
-    return float(value)

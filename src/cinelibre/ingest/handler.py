@@ -18,6 +18,7 @@ from cinelibre.embedding import get_embedder
 from cinelibre.errors import CineLibreError, ValidationError
 from cinelibre.ingest.base import CatalogSource
 from cinelibre.ingest.google_books import GoogleBooksSource
+from cinelibre.ingest.memory import limit_malloc_arenas
 from cinelibre.ingest.pipeline import Deadline, IngestPipeline, IngestSummary, PassageEmbedder, RunOptions
 from cinelibre.ingest.tmdb import TmdbSource
 from cinelibre.observability import logger, metrics
@@ -112,6 +113,9 @@ def make_handler(
     database_provider: Callable[[Settings], Database] = get_database,
     embedder_provider: Callable[[Settings], PassageEmbedder] = get_embedder,
 ) -> LambdaHandler:
+    # Before the run's threads exist: a dozen threads allocating would otherwise get a malloc arena each.
+    limit_malloc_arenas()
+
     @metrics.log_metrics
     @logger.inject_lambda_context(clear_state=True)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -75,10 +75,13 @@ class RecordedCatalog:
         copies: int = 1,
         book_copies: int | None = None,
         copy_languages: Sequence[str] = (),
+        copy_subjects: Sequence[str] = (),
         keep_requests: bool = True,
+        cache_queries: bool = False,
     ) -> None:
         """`copies` of the movies (copies after the first take their original language in turn from
-        `copy_languages`, if given) and `book_copies` (default: `copies`) of the volumes."""
+        `copy_languages`, if given) and `book_copies` (default: `copies`) of the volumes (copies after the
+        first take their category in turn from `copy_subjects`, if given)."""
         book_copies = copies if book_copies is None else book_copies
         if copies < 1 or book_copies < 1:
             raise ValueError("copies must be at least 1")
@@ -130,9 +133,15 @@ class RecordedCatalog:
                     self.volumes.append(item)
                     continue
                 info = {k: v for k, v in item["volumeInfo"].items() if k != "industryIdentifiers"}
+                if copy_subjects:
+                    info["categories"] = [copy_subjects[len(self.volumes) % len(copy_subjects)].title()]
                 # Copies drop their ISBNs: the catalog rightly refuses a second volume with a stored ISBN.
                 self.volumes.append({**item, "id": f"{item['id']}-{copy}", "volumeInfo": info})
         self.keep_requests = keep_requests
+        # The local server's catalog never changes, so a listing's filtered and sorted entries can be kept: with
+        # thousands of titles, re-sorting them for every page would make the server, not the client, the
+        # bottleneck of a benchmark sharing its cores. Tests that edit the catalog leave this off.
+        self._query_cache: dict[tuple[str, ...], list[dict[str, Any]]] | None = {} if cache_queries else None
         self.requests: list[httpx.Request] = []
         self._lock = threading.Lock()
 
@@ -180,6 +189,29 @@ class RecordedCatalog:
                     "status_message": "Invalid page: Pages start at 1 and max at 500.",
                 },
             )
+        cache_key = tuple(
+            str(params.get(name, ""))
+            for name in (
+                "with_original_language", "primary_release_date.gte", "primary_release_date.lte",
+                "vote_count.gte", "sort_by",
+            )
+        )  # fmt: skip
+        cached = self._query_cache.get(cache_key) if self._query_cache is not None else None
+        ordered = cached if cached is not None else self._ordered_listing(params)
+        if self._query_cache is not None and cached is None:
+            self._query_cache[cache_key] = ordered
+        start = (page - 1) * TMDB_PAGE_SIZE
+        return _json(
+            200,
+            {
+                "page": page,
+                "results": ordered[start : start + TMDB_PAGE_SIZE],
+                "total_pages": max(1, math.ceil(len(ordered) / TMDB_PAGE_SIZE)),
+                "total_results": len(ordered),
+            },
+        )
+
+    def _ordered_listing(self, params: httpx.QueryParams) -> list[dict[str, Any]]:
         entries: Iterable[dict[str, Any]] = self.listing
         if language := params.get("with_original_language"):
             entries = (e for e in entries if e.get("original_language") == language)
@@ -194,17 +226,7 @@ class RecordedCatalog:
             )
         if (floor := _int(params.get("vote_count.gte", "0"))) is not None:
             entries = (e for e in entries if (e.get("vote_count") or 0) >= floor)
-        ordered = _sorted_listing(list(entries), params.get("sort_by", "popularity.desc"))
-        start = (page - 1) * TMDB_PAGE_SIZE
-        return _json(
-            200,
-            {
-                "page": page,
-                "results": ordered[start : start + TMDB_PAGE_SIZE],
-                "total_pages": max(1, math.ceil(len(ordered) / TMDB_PAGE_SIZE)),
-                "total_results": len(ordered),
-            },
-        )
+        return _sorted_listing(list(entries), params.get("sort_by", "popularity.desc"))
 
     def _books(self, path: str, params: httpx.QueryParams) -> httpx.Response:
         match = re.fullmatch(r"/volumes/([\w-]+)", path)
@@ -221,9 +243,16 @@ class RecordedCatalog:
             return _json(400, _google_error(400, "Missing query.", "queryRequired"))
         if start is None or start < 0 or size is None or not 0 < size <= BOOKS_MAX_RESULTS:
             return _json(400, _google_error(400, "Invalid value for startIndex or maxResults.", "invalid"))
-        found = [item for item in self.volumes if _volume_matches(item, query)]
-        if language := params.get("langRestrict"):
-            found = [item for item in found if item["volumeInfo"].get("language") == language]
+        cache_key = (query, str(params.get("langRestrict", "")))
+        cached = self._query_cache.get(cache_key) if self._query_cache is not None else None
+        if cached is not None:
+            found = cached
+        else:
+            found = [item for item in self.volumes if _volume_matches(item, query)]
+            if language := params.get("langRestrict"):
+                found = [item for item in found if item["volumeInfo"].get("language") == language]
+            if self._query_cache is not None:
+                self._query_cache[cache_key] = found
         body: dict[str, Any] = {"kind": "books#volumes", "totalItems": len(found)}
         if found[start : start + size]:
             body["items"] = found[start : start + size]
@@ -266,21 +295,32 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8787)
     parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
     parser.add_argument("--copies", type=int, default=1, help="repeat the movies under new ids")
-    parser.add_argument(
-        "--book-copies", type=int, default=None, help="repeat the volumes (default: --copies)"
-    )
+    parser.add_argument("--book-copies", type=int, default=None, help="repeat the volumes (default: --copies)")
     parser.add_argument("--copy-languages", default="", help="comma-separated original languages for copies")
+    parser.add_argument(
+        "--copy-subjects", default="", help="'|'-separated categories for volume copies ('default': the plan's)"
+    )
     args = parser.parse_args(argv)
     languages = [code.strip() for code in args.copy_languages.split(",") if code.strip()]
+    if args.copy_subjects == "default":
+        from cinelibre.ingest.google_books import SUBJECTS
+
+        subjects: list[str] = list(SUBJECTS)
+    else:
+        subjects = [name.strip() for name in args.copy_subjects.split("|") if name.strip()]
     catalog = RecordedCatalog(
-        args.fixtures, copies=args.copies, book_copies=args.book_copies, copy_languages=languages
+        args.fixtures,
+        copies=args.copies,
+        book_copies=args.book_copies,
+        copy_languages=languages,
+        copy_subjects=subjects,
+        keep_requests=False,
+        cache_queries=True,
     )
     server = make_server(catalog, args.host, args.port)
     address, port = server.server_address[:2]
     host = address.decode() if isinstance(address, bytes) else address
-    print(
-        f"Replaying {len(catalog.listing)} movies and {len(catalog.volumes)} volumes on http://{host}:{port}"
-    )
+    print(f"Replaying {len(catalog.listing)} movies and {len(catalog.volumes)} volumes on http://{host}:{port}")
     print(f"  export CINELIBRE_TMDB_BASE_URL=http://{host}:{port}/3")
     print(f"  export CINELIBRE_GOOGLE_BOOKS_BASE_URL=http://{host}:{port}/books/v1")
     print("  export TMDB_API_KEY=replay-any-key   # the replay asks for a key, like TMDB, but takes any")
@@ -326,9 +366,7 @@ def _listing_from_details(details: Mapping[str, Any]) -> dict[str, Any]:
 
 def _details_from_listing(entry: Mapping[str, Any], genre_names: Mapping[int, str]) -> dict[str, Any]:
     details = {key: value for key, value in entry.items() if key != "genre_ids"}
-    details["genres"] = [
-        {"id": g, "name": genre_names[g]} for g in entry.get("genre_ids") or [] if g in genre_names
-    ]
+    details["genres"] = [{"id": g, "name": genre_names[g]} for g in entry.get("genre_ids") or [] if g in genre_names]
     details.update(budget=0, revenue=0, runtime=None, imdb_id=None, status="Released", tagline="")
     return details
 
@@ -348,9 +386,7 @@ def _volume_matches(item: Mapping[str, Any], query: str) -> bool:
     match = re.fullmatch(r'(subject|isbn):"?([^"]+)"?', query)
     if match and match.group(1) == "subject":
         subject = match.group(2).lower()
-        return any(
-            c.lower() == subject or c.lower().startswith(subject + " /") for c in info.get("categories", [])
-        )
+        return any(c.lower() == subject or c.lower().startswith(subject + " /") for c in info.get("categories", []))
     if match:
         return any(i.get("identifier") == match.group(2) for i in info.get("industryIdentifiers", []))
     words = query.lower().split()
