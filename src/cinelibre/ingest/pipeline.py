@@ -78,12 +78,6 @@ class Deadline:
     def expired(self) -> bool:
         return self.seconds_left() <= 0
 
-    def keeping(self, seconds: float) -> Deadline:
-        """A deadline that ends `seconds` earlier: the time kept back for the sources that run after."""
-        if self._remaining_s is None or seconds <= 0:
-            return self
-        return Deadline(self._remaining_s, margin_s=self._margin_s + seconds)
-
 
 @dataclass
 class SourceStats:
