@@ -69,8 +69,8 @@ def test_semantic_search_over_demo_synopses_finds_the_obvious_film(db, embedder,
 
 def test_rating_plan_is_deterministic_and_follows_tastes():
     items = [
-        {"item_id": i, "item_type": "movie", "genres": ["Crime", "Thriller"] if i % 2 else ["Romance"],
-         "categories": [], "language": "en"}
+        {"item_id": i, "item_type": "movie", "title": f"Film {i:02d}", "year": 2000,
+         "genres": ["Crime", "Thriller"] if i % 2 else ["Romance"], "categories": [], "language": "en"}
         for i in range(1, 80)
     ]
     first, second = plan_ratings(items), plan_ratings(items)
@@ -93,3 +93,18 @@ def test_demo_ratings_load_idempotently(db, embedder, small_catalog):
     assert len(catalog_items(db)) == len(small_catalog[0]) + len(small_catalog[1])
     popular = db.get_popular_items(item_type="all", count=5)
     assert popular[0]["rating_count"] >= 1
+
+
+def test_rating_plan_follows_the_titles_not_the_ids_they_were_given():
+    """The demo sources load at the same time, so the same catalog can get its ids in another order."""
+    titles = [f"Film {n:02d}" for n in range(1, 80)]
+    first = [{"item_id": i, "item_type": "movie", "title": title, "year": 2000, "genres": ["Crime"],
+              "categories": [], "language": "en"} for i, title in enumerate(titles, start=1)]
+    renumbered = [dict(item, item_id=1000 - item["item_id"]) for item in first]
+    title_of = {"first": {item["item_id"]: item["title"] for item in first},
+                "renumbered": {item["item_id"]: item["title"] for item in renumbered}}
+
+    def by_title(plan, ids):
+        return [[(title_of[ids][item_id], rating) for item_id, rating in ratings] for _, _, ratings in plan]
+
+    assert by_title(plan_ratings(first), "first") == by_title(plan_ratings(renumbered), "renumbered")

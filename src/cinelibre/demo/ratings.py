@@ -62,7 +62,9 @@ def _half_step(value: float) -> float:
 
 def plan_ratings(items: list[Row], seed: int = SEED) -> list[tuple[Persona, int, list[tuple[int, float]]]]:
     """(persona, user number, [(item_id, rating)]) for every demo user; a pure function of items and seed."""
-    ordered = sorted(items, key=lambda item: item["item_id"])
+    # By what an item is, not by its id: the demo sources load at the same time, so ids are handed out in
+    # whichever order their pages land, and the plan must not change with it.
+    ordered = sorted(items, key=lambda item: (item["item_type"], item["title"], item["year"] or 0))
     plan = []
     for persona_index, persona in enumerate(PERSONAS):
         liked_pool = [item for item in ordered if persona.likes(item)]
@@ -92,7 +94,8 @@ def catalog_items(database: Database) -> list[Row]:
             page, total = lister(**filters, limit=100, offset=offset)
             for row in page:
                 items.append({
-                    "item_id": row["id"], "item_type": kind, "genres": row.get("genres") or [],
+                    "item_id": row["id"], "item_type": kind, "title": row["title"], "year": row.get("year"),
+                    "genres": row.get("genres") or [],
                     "categories": row.get("categories") or [],
                     "language": row.get("original_language") or row.get("language"),
                 })
