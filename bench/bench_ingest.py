@@ -25,6 +25,7 @@ Books at 20 (its own), the pace a real crawl keeps.
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import platform
@@ -43,8 +44,12 @@ from cinelibre.db.postgres import PostgresDatabase
 from cinelibre.embedding import get_embedder
 from cinelibre.ingest.google_books import PAGE_SIZE
 from cinelibre.ingest.google_books import SUBJECTS as DEFAULT_SUBJECTS
-from cinelibre.ingest.handler import build_pipeline
 from cinelibre.ingest.pipeline import Deadline
+
+try:
+    from cinelibre.ingest.handler import build_pipeline
+except ImportError:  # commit 193b0a0 (the issue's "today") kept it in pipeline.py
+    from cinelibre.ingest.pipeline import build_pipeline  # type: ignore[attr-defined,no-redef]
 
 try:
     from cinelibre.ingest.memory import INGEST_MALLOC_ARENAS, limit_malloc_arenas
@@ -72,15 +77,24 @@ DEFAULT_PLAN_BOOK_COPIES = 1000
 class TimedEmbedder:
     """The real embedder, with the time spent inside it counted."""
 
-    def __init__(self, inner) -> None:
+    def __init__(self, inner, *, keep_passes: bool = False) -> None:
         self.inner = inner
         self.seconds = 0.0
         self.texts = 0
+        # The texts of each call, in order, to embed them again with the model alone after the crawl.
+        self.passes: list[list[str]] | None = [] if keep_passes else None
+        # (start, end) of each call: the gaps between calls are the writer's upserts and its waits for pages.
+        self.calls: list[tuple[float, float]] = []
 
     def embed_passages(self, texts: Iterable[str]) -> Iterator[list[float]]:
+        texts = list(texts)
+        if self.passes is not None:
+            self.passes.append(texts)
         started = time.perf_counter()
-        vectors = list(self.inner.embed_passages(list(texts)))
-        self.seconds += time.perf_counter() - started
+        vectors = list(self.inner.embed_passages(texts))
+        ended = time.perf_counter()
+        self.calls.append((started, ended))
+        self.seconds += ended - started
         self.texts += len(vectors)
         yield from vectors
 
@@ -107,8 +121,52 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def process_tree_cpu_s(root_pid: int) -> float:
+    """CPU seconds of a process and its live children (the replay server; the PostgreSQL server and its
+    backends), read from /proc: they run on the same two cores as the crawl, so their share is part of it."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if root_pid in (pid, ppid):
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    for pid_file in data_dir.rglob("postmaster.pid"):
+        return int(pid_file.read_text().split()[0])
+    return None
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def model_alone(embedder: TimedEmbedder, settings, batch_sizes: list[int]) -> None:
+    """The model's own pace on the crawl's texts: the same calls, one after another, nothing else running."""
+    from cinelibre.embedding import Embedder
+
+    passes = embedder.passes or []
+    texts = sum(len(call) for call in passes)
+    print(f"\n== model alone: the crawl's {texts} texts in its {len(passes)} calls, {settings.embed_threads} threads")
+    for size in batch_sizes:
+        alone = Embedder(settings.model_path, threads=settings.embed_threads, batch_size=size)
+        list(alone.embed_passages(["warm-up"]))
+        started, cpu_before = time.perf_counter(), cpu_seconds()
+        for call in passes:
+            for _ in alone.embed_passages(call):
+                pass
+        seconds, cpu_s = time.perf_counter() - started, cpu_seconds() - cpu_before
+        print(
+            f"batch {size:>3}: {seconds:6.1f} s = {texts / seconds:6.1f} texts/s, {cpu_s / seconds:.2f} cores;"
+            f" peak RSS so far {peak_rss_mb():.0f} MB"
+        )
+        del alone
 
 
 def main() -> None:
@@ -122,6 +180,11 @@ def main() -> None:
     parser.add_argument("--plan", choices=("bench", "default"), default="bench")
     parser.add_argument("--seconds", type=float, default=None, help="stop each run after this long")
     parser.add_argument("--embed-batch", type=int, default=None, help="embedding batch size (default: settings)")
+    parser.add_argument(
+        "--model-alone", type=str, default=None, metavar="BATCH[,BATCH...]",
+        help="after the crawl, embed the texts it embedded again, in the same calls, with the model alone"
+        " (nothing else running in the process) at each of these batch sizes: the crawl's ceiling",
+    )
     parser.add_argument(
         "--malloc-arenas", type=int, default=None,
         help="glibc malloc arenas (default: MALLOC_ARENA_MAX if set, else 2 as the ingest handler sets;"
@@ -193,7 +256,7 @@ def main() -> None:
         )
         rss_before_model = peak_rss_mb()
         load_started = time.perf_counter()
-        embedder = TimedEmbedder(get_embedder(settings))
+        embedder = TimedEmbedder(get_embedder(settings), keep_passes=args.model_alone is not None)
         list(embedder.inner.embed_passages(["warm-up"]))
         load_s = time.perf_counter() - load_started
         database = PostgresDatabase(url, max_connections=1)
@@ -215,11 +278,20 @@ def main() -> None:
             if args.seconds is not None:
                 ends = time.monotonic() + args.seconds
                 deadline = Deadline(lambda: ends - time.monotonic())
+            postgres_pid = postmaster_pid(data_dir)
+            replay_cpu_before = process_tree_cpu_s(replay.pid)
+            postgres_cpu_before = process_tree_cpu_s(postgres_pid) if postgres_pid else 0.0
             started, cpu_before = time.perf_counter(), cpu_seconds()
             summary = pipeline.run(sources=["tmdb", "google_books"], trigger="bench", deadline=deadline)
             wall_s = time.perf_counter() - started
             cpu_s = cpu_seconds() - cpu_before
+            replay_cpu_s = process_tree_cpu_s(replay.pid) - replay_cpu_before
+            postgres_cpu_s = (process_tree_cpu_s(postgres_pid) - postgres_cpu_before) if postgres_pid else 0.0
             embed_s, texts = embedder.seconds - embed_before, embedder.texts - texts_before
+            calls = [call for call in embedder.calls if call[0] >= started]
+            first_embed_s = calls[0][0] - started if calls else 0.0
+            gaps = [later[0] - earlier[1] for earlier, later in itertools.pairwise(calls)]
+            after_last_s = started + wall_s - calls[-1][1] if calls else 0.0
             print(f"\n== {label}")
             for outcome in summary.runs:
                 s = outcome.stats
@@ -242,6 +314,15 @@ def main() -> None:
                 f"CPU used by this process: {cpu_s:.1f} s = {cpu_s / wall_s:.2f} of {os.cpu_count()} cores;"
                 f" peak RSS so far: {peak_rss_mb():.0f} MB"
             )
+            print(
+                f"model idle: {first_embed_s:.1f} s before the first text, {sum(gaps):.1f} s between its"
+                f" {len(calls)} calls (longest {max(gaps, default=0):.2f} s; upserts and waits for pages),"
+                f" {after_last_s:.1f} s after the last"
+            )
+            print(
+                f"CPU on the same machine: replay server {replay_cpu_s:.1f} s = {replay_cpu_s / wall_s:.2f} cores,"
+                f" PostgreSQL {postgres_cpu_s:.1f} s = {postgres_cpu_s / wall_s:.2f} cores"
+            )
             return total_items, wall_s, embed_s, texts
 
         print(
@@ -259,6 +340,8 @@ def main() -> None:
         database.close()
         peak = peak_rss_mb()
         print(f"\npeak RSS: {peak:.0f} MB (issue 11 target 350 MB) -> {'OK' if peak <= 350 else 'OVER'}")
+        if args.model_alone:
+            model_alone(embedder, settings, [int(size) for size in args.model_alone.split(",")])
 
         per_text_s = embed_s / texts
         other_per_item_s = (seconds - embed_s) / items
