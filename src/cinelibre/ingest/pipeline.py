@@ -49,10 +49,10 @@ MAX_RETRY_ATTEMPTS = 5
 MAX_LISTED_SKIPS = 50
 # A run says it is alive at least this often, even inside a long page (retry sleeps, slow details).
 HEARTBEAT_EVERY_S = 60.0
-# Pages a source may leave with the writer while it fetches its next one. The writer embeds the texts of every
+# Pages a source may leave with the writer lane while it fetches its next one. The lane embeds the texts of every
 # page waiting (the sources' pages together, up to MAX_TEXTS_PER_PASS) in one pass sorted by length, which pads
-# batches far less than a page at a time; each page is still written by its own statements and checkpointed
-# after they land. One page per source keeps what the run holds between pages at one page (more measured no
+# batches far less than a page at a time, and writes a pass while it embeds the next; each page is still written
+# by its own statements and checkpointed after they land. One page per source keeps what the run holds between pages at one page (more measured no
 # faster within this machine's noise, and held their rows and vectors too).
 MAX_PAGES_IN_WRITER = 1
 MAX_TEXTS_PER_PASS = 160
@@ -224,55 +224,67 @@ class _WriteJob:
 
 
 class _WriterLane:
-    """The one thread that embeds and writes for every source of a run. Embedding is the CPU-heavy step and the
-    model runs one batch at a time (on `embed_threads` cores), so a second lane would only add a second set of
-    ONNX buffers. It embeds every page waiting in one pass, texts sorted by length (a batch is padded to its
-    longest text), then writes page by page."""
+    """The threads that embed and write for every source of a run. Embedding is the CPU-heavy step and the
+    model runs one batch at a time (on `embed_threads` cores), so a second embedding thread would only add a
+    second set of ONNX buffers. The embedding thread embeds every page waiting in one pass, texts sorted by
+    length (a batch is padded to its longest text), and hands the pass to the writing thread, which writes it
+    page by page while the model goes on with the next pages: the model does not wait for the upserts. Each
+    source still leaves at most `MAX_PAGES_IN_WRITER` pages in the lane, so the lane holds no more than before."""
 
     def __init__(self, embedder: PassageEmbedder) -> None:
         self._embedder = embedder
         self._jobs: queue.SimpleQueue[_WriteJob | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._embedded: queue.SimpleQueue[list[_WriteJob] | None] = queue.SimpleQueue()
+        self._threads: tuple[threading.Thread, threading.Thread] | None = None
         self._start_lock = threading.Lock()
 
     def submit(self, job: _WriteJob) -> Future[_Written]:
         with self._start_lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._serve, name="ingest-writer", daemon=True)
-                self._thread.start()
+            if self._threads is None:
+                self._threads = (
+                    threading.Thread(target=self._embed_passes, name="ingest-embedder", daemon=True),
+                    threading.Thread(target=self._write_passes, name="ingest-writer", daemon=True),
+                )
+                for thread in self._threads:
+                    thread.start()
         self._jobs.put(job)
         return job.done
 
     def close(self) -> None:
-        """Finish what was submitted, then stop the thread."""
+        """Finish what was submitted, then stop the threads."""
         with self._start_lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
+            threads, self._threads = self._threads, None
+        if threads is not None:
             self._jobs.put(None)
-            thread.join()
+            for thread in threads:
+                thread.join()
 
-    def _serve(self) -> None:
-        closing = False
-        while not closing:
-            job = self._jobs.get()
-            if job is None:
-                return
-            group, texts, waiting = [job], len(job.to_embed), None
-            while texts < MAX_TEXTS_PER_PASS:
-                try:
-                    waiting = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if waiting is None:
-                    closing = True
-                    break
-                group.append(waiting)
-                texts += len(waiting.to_embed)
-            self._embed_and_write(group)
-            # The pages' rows and vectors are written: do not hold them while waiting for the next pages.
-            del job, group, waiting
+    def _embed_passes(self) -> None:
+        try:
+            closing = False
+            while not closing:
+                job = self._jobs.get()
+                if job is None:
+                    return
+                group, texts, waiting = [job], len(job.to_embed), None
+                while texts < MAX_TEXTS_PER_PASS:
+                    try:
+                        waiting = self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if waiting is None:
+                        closing = True
+                        break
+                    group.append(waiting)
+                    texts += len(waiting.to_embed)
+                if self._embed(group):
+                    self._embedded.put(group)
+                # The writing thread has the pass now: do not hold it while waiting for the next pages.
+                del job, group, waiting
+        finally:
+            self._embedded.put(None)
 
-    def _embed_and_write(self, group: list[_WriteJob]) -> None:
+    def _embed(self, group: list[_WriteJob]) -> bool:
         pairs = sorted((pair for job in group for pair in job.to_embed), key=lambda pair: len(pair[1]))
         try:
             if pairs:
@@ -282,12 +294,18 @@ class _WriterLane:
         except BaseException as exc:  # the model failed: every page of the pass fails with it
             for job in group:
                 job.done.set_exception(exc)
-            return
-        for job in group:
-            try:
-                job.done.set_result(job.write())
-            except BaseException as exc:
-                job.done.set_exception(exc)
+            return False
+        return True
+
+    def _write_passes(self) -> None:
+        while (group := self._embedded.get()) is not None:
+            for job in group:
+                try:
+                    job.done.set_result(job.write())
+                except BaseException as exc:
+                    job.done.set_exception(exc)
+            # The pages' rows and vectors are written: do not hold them while waiting for the next pass.
+            del group, job
 
 
 class _DeadlineReached(Exception):
@@ -356,8 +374,9 @@ class IngestPipeline:
         if options.limit is not None and options.limit < 1:
             raise ValidationError("limit must be at least 1")
         summary = IngestSummary(trigger=options.trigger, dry_run=options.dry_run)
-        # One writer lane for every source: embedding is the CPU-heavy step and the model runs one batch at a
-        # time (on `embed_threads` cores), so a second lane would only add a second set of ONNX buffers.
+        # One lane (one embedding thread, one writing thread) for every source: embedding is the CPU-heavy step
+        # and the model runs one batch at a time (on `embed_threads` cores), so a second lane would only add a
+        # second set of ONNX buffers.
         writer = _WriterLane(self.embedder)
         try:
             if len(sources) == 1:
