@@ -52,8 +52,8 @@ HEARTBEAT_EVERY_S = 60.0
 # Pages a source may leave with the writer lane while it fetches its next one. The lane embeds the texts of every
 # page waiting (the sources' pages together, up to MAX_TEXTS_PER_PASS) in one pass sorted by length, which pads
 # batches far less than a page at a time, and writes a pass while it embeds the next; each page is still written
-# by its own statements and checkpointed after they land. One page per source keeps what the run holds between pages at one page (more measured no
-# faster within this machine's noise, and held their rows and vectors too).
+# by its own statements and checkpointed after they land. One page per source keeps what the run holds between
+# pages at one page (more measured no faster within this machine's noise, and held their rows and vectors too).
 MAX_PAGES_IN_WRITER = 1
 MAX_TEXTS_PER_PASS = 160
 
