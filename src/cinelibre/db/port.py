@@ -357,3 +357,15 @@ class Database(Protocol):
         """For a live account with this address: replace its unused reset token with `token_hash`; the
         account's user_id and email, or None (unknown or disabled address). One call either way."""
         ...
+
+    # -- search latency and key backfill (session 3, issue 12) ---------------------------------------------
+    def get_stale_search_key_rows(self, *, after_item_id: int, page_size: int, keys_version: int) -> list[Row]:
+        """Up to `page_size` (at most 1,000) movies and books, in item id order after `after_item_id`, whose
+        search keys are missing or made by a version older than `keys_version`: item_id, item_type,
+        external_id, content_hash, and what the keys are made of (title, original_title, subtitle, director,
+        cast_members, authors)."""
+        ...
+
+    def count_stale_search_keys(self, *, keys_version: int) -> list[Row]:
+        """Per item type: stale (keys missing or older than `keys_version`) and total rows."""
+        ...
