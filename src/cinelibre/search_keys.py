@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cinelibre.db.port import Database, Row
-from cinelibre.errors import ValidationError
+from cinelibre.errors import DatabaseUnavailableError, ValidationError
+from cinelibre.observability import logger
 from cinelibre.text import (
     SEARCH_KEYS_VERSION,
     book_people_keys,
@@ -28,7 +29,10 @@ from cinelibre.text import (
     movie_title_keys,
 )
 
-DEFAULT_BATCH_SIZE = 500
+# Each rewritten row also re-enters every index of its table, the HNSW vector index included (an update that
+# changes an indexed column cannot be HOT): about 5-20 ms a row on 2 shared cores, so a batch must stay well
+# inside the adapter's statement timeout (8 s).
+DEFAULT_BATCH_SIZE = 100
 MAX_BATCH_SIZE = 1000
 
 
@@ -62,6 +66,19 @@ def count_stale(database: Database, *, keys_version: int = SEARCH_KEYS_VERSION) 
     }
 
 
+def _write(database: Database, key_rows: list[Row]) -> int:
+    """One batch in one call; a batch that times out (a busy database: every row re-enters the vector index)
+    is written again in halves, down to one row, rather than failing the run."""
+    try:
+        return database.set_title_keys(rows=key_rows)
+    except DatabaseUnavailableError:
+        if len(key_rows) == 1:
+            raise
+        logger.warning("search keys batch timed out; writing it in halves", extra={"rows": len(key_rows)})
+        half = len(key_rows) // 2
+        return _write(database, key_rows[:half]) + _write(database, key_rows[half:])
+
+
 def backfill_search_keys(
     database: Database,
     *,
@@ -81,9 +98,7 @@ def backfill_search_keys(
         )
         if not rows:
             break
-        progress.written += database.set_title_keys(
-            rows=[search_key_row(row, keys_version=keys_version) for row in rows]
-        )
+        progress.written += _write(database, [search_key_row(row, keys_version=keys_version) for row in rows])
         progress.examined += len(rows)
         progress.batches += 1
         progress.last_item_id = max(int(row["item_id"]) for row in rows)

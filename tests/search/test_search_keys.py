@@ -139,3 +139,27 @@ def test_the_command_reports_and_backfills(db, pg_url, deployed_catalog):
     assert _keys(pg_url) == deployed_catalog[1]
     refused = run("--backfill", "--batch-size", "5000")
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
+
+
+def test_a_batch_that_times_out_is_written_in_halves(db, pg_url, deployed_catalog):
+    """A busy database: a write of more than two rows times out (as a statement timeout surfaces, 503)."""
+    from cinelibre.errors import DatabaseUnavailableError
+
+    class Busy:
+        def __init__(self, database):
+            self.database, self.writes = database, []
+
+        def __getattr__(self, name):
+            return getattr(self.database, name)
+
+        def set_title_keys(self, *, rows):
+            self.writes.append(len(rows))
+            if len(rows) > 2:
+                raise DatabaseUnavailableError("the database statement timed out")
+            return self.database.set_title_keys(rows=rows)
+
+    busy = Busy(db)
+    progress = backfill_search_keys(busy, batch_size=5)
+    assert (progress.examined, progress.written) == (7, 7)
+    assert busy.writes == [5, 2, 3, 1, 2, 2]
+    assert _keys(pg_url) == deployed_catalog[1]

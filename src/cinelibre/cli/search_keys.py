@@ -18,7 +18,7 @@ def search_keys(
     ] = False,
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, max=1000, help="Rows read and written per database call.")
-    ] = 500,
+    ] = 100,
     max_batches: Annotated[
         int | None, typer.Option("--max-batches", min=1, help="Stop after this many batches (run again to go on).")
     ] = None,
