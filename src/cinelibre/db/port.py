@@ -369,3 +369,14 @@ class Database(Protocol):
     def count_stale_search_keys(self, *, keys_version: int) -> list[Row]:
         """Per item type: stale (keys missing or older than `keys_version`) and total rows."""
         ...
+
+    def match_items(
+        self, *, query_embedding: Sequence[float], count: int, item_type: ItemTypeFilter = "all",
+        language: str | None = None, genre: str | None = None, category: str | None = None,
+        year_from: int | None = None, year_to: int | None = None,
+    ) -> list[Row]:
+        """The `count` (at most 200) nearest movies and the `count` nearest books (as `item_type` asks) in one
+        call, movies first, each kind by descending cosine similarity: item_id, item_type, title, year,
+        image_url, language, genres, director, overview, authors, categories, similarity. `genre` filters
+        movies and `category` books, as in match_movies and match_books."""
+        ...

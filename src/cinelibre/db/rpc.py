@@ -414,6 +414,17 @@ class RpcDatabase:
     def count_stale_search_keys(self, *, keys_version: int) -> list[Row]:
         return self._rpc.rows("count_stale_search_keys", {"keys_version": keys_version})
 
+    def match_items(
+        self, *, query_embedding: Sequence[float], count: int, item_type: ItemTypeFilter = "all",
+        language: str | None = None, genre: str | None = None, category: str | None = None,
+        year_from: int | None = None, year_to: int | None = None,
+    ) -> list[Row]:
+        return self._rpc.rows("match_items", {
+            "query_embedding": query_embedding, "match_count": count, "filter_item_type": item_type,
+            "filter_language": language, "filter_genre": genre, "filter_category": category,
+            "year_from": year_from, "year_to": year_to,
+        })
+
 
 def _title_key_rows(item_type: ItemType, rows: Sequence[Row]) -> list[Row]:
     """The phonetic title and people keys of upserted rows (issue 12): computed here, on the one path every ingest
