@@ -106,22 +106,12 @@ def reciprocal_rank_fusion(
     return scores
 
 
-_IMAGE_COLUMN = {"movie": "poster_url", "book": "thumbnail_url"}
 # Every hit carries these, whichever ranking found it (issue 12: a title-only hit was a bare card).
 DETAIL_FIELDS = ("language", "genres", "director", "overview", "authors", "categories")
 
 
-def _semantic_details(kind: ItemType, row: Row) -> dict[str, Any]:
-    if kind == "movie":
-        return {
-            "language": row.get("original_language"), "genres": row.get("genres"),
-            "director": row.get("director"), "overview": row.get("overview"), "authors": None,
-            "categories": None,
-        }
-    return {
-        "language": row.get("language"), "genres": None, "director": None, "overview": row.get("description"),
-        "authors": row.get("authors"), "categories": row.get("categories"),
-    }
+def _item_type(kinds: tuple[ItemType, ...]) -> ItemTypeFilter:
+    return kinds[0] if len(kinds) == 1 else "all"
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,10 +197,16 @@ class SemanticSearch:
         candidate_count = min(MAX_VECTOR_CANDIDATES, max(20, limit * self._candidates_per_result))
         # Threshold 0 in SQL: candidates under the threshold still lend a lexical match their similarity;
         # the threshold is applied to the semantic ranking below.
-        candidates: dict[ItemKey, Row] = {}
-        for kind in kinds:
-            for row in self._match(kind, query_embedding, candidate_count, filters):
-                candidates[(kind, int(row["id"]))] = row
+        # Both kinds' nearest neighbours in one call (match_items), movies first.
+        candidates: dict[ItemKey, Row] = {
+            (row["item_type"], int(row["item_id"])): row
+            for row in self._database.match_items(
+                query_embedding=query_embedding, count=candidate_count, item_type=_item_type(kinds),
+                language=filters.language, genre=filters.genre, category=filters.category,
+                year_from=filters.year_from, year_to=filters.year_to,
+            )
+            if row["item_type"] in kinds
+        }
         lexical = {
             (row["item_type"], int(row["item_id"])): row
             for row in lexical_lookup.result()
@@ -282,35 +278,13 @@ class SemanticSearch:
             database_ms=(finished - embedded) * 1000,
         )
 
-    def _match(self, kind: ItemType, embedding: list[float], count: int, filters: SearchFilters) -> list[Row]:
-        if kind == "movie":
-            return self._database.match_movies(
-                query_embedding=embedding,
-                threshold=0.0,
-                count=count,
-                language=filters.language,
-                genre=filters.genre,
-                year_from=filters.year_from,
-                year_to=filters.year_to,
-            )
-        return self._database.match_books(
-            query_embedding=embedding,
-            threshold=0.0,
-            count=count,
-            language=filters.language,
-            category=filters.category,
-            year_from=filters.year_from,
-            year_to=filters.year_to,
-        )
-
     def _lexical_rows(
         self, text: str, query_keys: tuple[str, str | None, str | None], kinds: tuple[ItemType, ...], count: int,
         filters: SearchFilters,
     ) -> list[Row]:
-        item_type: ItemTypeFilter = kinds[0] if len(kinds) == 1 else "all"
         query_key, query_sound, query_spoken_key = query_keys
         return self._database.search_lexical(
-            query=text, query_key=query_key, item_type=item_type, count=count, language=filters.language,
+            query=text, query_key=query_key, item_type=_item_type(kinds), count=count, language=filters.language,
             genre=filters.genre, category=filters.category, year_from=filters.year_from,
             year_to=filters.year_to, rank_weights=self._weights.text_fields, query_sound=query_sound,
             query_spoken_key=query_spoken_key,
@@ -333,12 +307,12 @@ class SemanticSearch:
                 item_type=kind,
                 title=candidate["title"],
                 year=candidate["year"],
-                image_url=candidate[_IMAGE_COLUMN[kind]],
+                image_url=candidate["image_url"],
                 score=score,
                 similarity=float(candidate["similarity"]),
                 title_similarity=title_similarity,
                 matched_by=matched_by,
-                details=_semantic_details(kind, candidate),
+                details={name: candidate.get(name) for name in DETAIL_FIELDS},
             )
         if lexical_row is None:  # fusion only holds keys from the rankings
             raise AssertionError(f"{key} was fused without a row")

@@ -33,6 +33,12 @@ INDIC_SCRIPTS: dict[str, tuple[int, int]] = {
     "malayalam": (0x0D00, 0x0D7F),
 }
 KEY_SEPARATOR = " / "
+# The version of the stored search keys (title_keys, people_keys) this module makes. Raise it with any change
+# that alters a stored key (romanization, phonetic folding, sounds, people keys); deployed rows are then
+# brought up to date by `cinelibre search-keys --backfill` (docs/operations.md), not only when re-ingested.
+# 1 would be session 1's title keys; 2 adds the sounds of Latin titles, people keys and right-to-left schwa
+# deletion (session 2).
+SEARCH_KEYS_VERSION = 2
 
 
 def script_of(char: str) -> str:

@@ -8,7 +8,8 @@ import pytest
 
 from tests.db.test_supabase_auth_adapter import AUTH_RPCS
 
-ACCOUNT_FUNCTIONS = sorted(AUTH_RPCS | {"rate_limit_account_key"})
+# take_rate_limit_tokens: called by the adapter through take_rate_limit_tokens_async_commit, and by SQL.
+ACCOUNT_FUNCTIONS = sorted(AUTH_RPCS | {"rate_limit_account_key", "take_rate_limit_tokens"})
 ACCOUNT_TABLES = ["auth_sessions", "auth_refresh_tokens", "auth_email_tokens", "rate_limit_buckets"]
 
 

@@ -235,3 +235,27 @@ def test_the_hashing_gate_caps_concurrent_work_and_sheds_the_excess():
     assert first == "hashed"
     assert isinstance(second, OverloadedError) and second.retry_after_s >= 1
     assert len(running) == 1
+
+
+def test_a_token_is_taken_without_waiting_for_the_disk_and_only_that_transaction_is_relaxed(pg_url):
+    """Issue 12 (search latency): the API's token-taking commit does not wait for its WAL flush; the setting
+    ends with the transaction, so nothing committed after it is relaxed, and the count is the same."""
+    with psycopg.connect(pg_url) as conn:
+        (before,) = conn.execute("show synchronous_commit").fetchone()
+        rows = conn.execute(
+            "select * from public.take_rate_limit_tokens_async_commit(%s, %s, %s)",
+            (["search:ip:async-commit-test"], [2], [60.0]),
+        ).fetchall()
+        (inside,) = conn.execute("show synchronous_commit").fetchone()
+        conn.commit()
+        (after,) = conn.execute("show synchronous_commit").fetchone()
+        taken = [
+            conn.execute(
+                "select allowed from public.take_rate_limit_tokens_async_commit(%s, %s, %s)",
+                (["search:ip:async-commit-test"], [2], [60.0]),
+            ).fetchone()[0]
+            for _ in range(2)
+        ]
+    assert (before, inside, after) == ("on", "off", "on")
+    assert [row[1] for row in rows] == [True]
+    assert taken == [True, False]  # a burst of two: the third request is refused, as with the durable call

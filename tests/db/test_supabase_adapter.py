@@ -18,7 +18,7 @@ from cinelibre.errors import (
     NotFoundError,
     ValidationError,
 )
-from cinelibre.text import phonetic_key
+from cinelibre.text import SEARCH_KEYS_VERSION, phonetic_key
 
 URL = "https://abcdefghijklmnop.supabase.co"
 KEY = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJlLW5vdC1jaGVja2Vk"
@@ -54,10 +54,10 @@ def test_upsert_sends_rows_as_a_json_array(supabase):
     assert counts == {"inserted": 1, "updated": 0, "unchanged": 0}
     assert json.loads(route.calls.last.request.content) == {"movie_rows": [row], "mark_demo": False}
     # The title and people keys (issue 12) follow in a second call, computed from the same rows: the
-    # title's key and its sound, the director's key without initials.
+    # title's key and its sound, the director's key without initials, and the version of the keys (session 3).
     assert json.loads(keys_route.calls.last.request.content) == {
         "key_rows": [{"item_type": "movie", "external_id": "1", "title_keys": f"{phonetic_key('RRR')} / rr",
-                      "people_keys": "rasamouli"}]}
+                      "people_keys": "rasamouli", "keys_version": SEARCH_KEYS_VERSION}]}
 
 
 def test_scalar_functions_return_the_bare_value(supabase):

@@ -37,7 +37,7 @@ PASSWORD = "correct horse battery"
 
 # Every account RPC the adapter calls (db/rpc.py, the issue-10 blocks). The last test checks each was called.
 AUTH_RPCS = {
-    "take_rate_limit_tokens", "prune_rate_limit_buckets", "register_user", "get_auth_account",
+    "take_rate_limit_tokens_async_commit", "prune_rate_limit_buckets", "register_user", "get_auth_account",
     "start_auth_session", "check_auth_session", "rotate_refresh_token", "revoke_auth_sessions",
     "set_user_password", "issue_email_token", "confirm_email", "reset_password", "delete_user",
     "request_password_reset",

@@ -23,7 +23,7 @@ from cinelibre.observability import logger
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="CineLibre: local database, model and service.")
 
 # Modules that each contribute commands; imported here so a missing one fails loudly, not silently.
-_COMMAND_MODULES = ("database", "embed", "evaluate", "ingest", "invoke", "report", "serve", "train")
+_COMMAND_MODULES = ("database", "embed", "evaluate", "ingest", "invoke", "report", "search_keys", "serve", "train")
 EXIT_INVALID_SETTINGS = 2
 
 

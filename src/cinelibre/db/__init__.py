@@ -41,8 +41,11 @@ def _build(settings: Settings) -> Database:
         )
     from cinelibre.db.postgres import PostgresDatabase
 
-    # Lambda serves one request at a time per container; the local server serves several.
-    max_connections = 4 if settings.is_development else 1
+    # Lambda serves one request at a time per container; the local server serves several. A search runs its
+    # lexical rankings while it embeds the query and then its nearest-neighbour search, which need not wait for
+    # them on a second connection (issue 12, session 3). The pool opens that one only when two calls overlap,
+    # so the functions that never overlap calls keep one.
+    max_connections = 4 if settings.is_development else 2
     return PostgresDatabase(
         database_url_for(settings, migrate=settings.database_url is None),
         max_connections=max_connections,

@@ -357,3 +357,26 @@ class Database(Protocol):
         """For a live account with this address: replace its unused reset token with `token_hash`; the
         account's user_id and email, or None (unknown or disabled address). One call either way."""
         ...
+
+    # -- search latency and key backfill (session 3, issue 12) ---------------------------------------------
+    def get_stale_search_key_rows(self, *, after_item_id: int, page_size: int, keys_version: int) -> list[Row]:
+        """Up to `page_size` (at most 1,000) movies and books, in item id order after `after_item_id`, whose
+        search keys are missing or made by a version older than `keys_version`: item_id, item_type,
+        external_id, content_hash, and what the keys are made of (title, original_title, subtitle, director,
+        cast_members, authors)."""
+        ...
+
+    def count_stale_search_keys(self, *, keys_version: int) -> list[Row]:
+        """Per item type: stale (keys missing or older than `keys_version`) and total rows."""
+        ...
+
+    def match_items(
+        self, *, query_embedding: Sequence[float], count: int, item_type: ItemTypeFilter = "all",
+        language: str | None = None, genre: str | None = None, category: str | None = None,
+        year_from: int | None = None, year_to: int | None = None,
+    ) -> list[Row]:
+        """The `count` (at most 200) nearest movies and the `count` nearest books (as `item_type` asks) in one
+        call, movies first, each kind by descending cosine similarity: item_id, item_type, title, year,
+        image_url, language, genres, director, overview, authors, categories, similarity. `genre` filters
+        movies and `category` books, as in match_movies and match_books."""
+        ...

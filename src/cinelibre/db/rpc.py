@@ -220,7 +220,9 @@ class RpcDatabase:
 
     # -- accounts under attack (issue 10) -------------------------------------------------------------
     def take_rate_limit_tokens(self, *, buckets: Sequence[tuple[str, int, float]]) -> list[Row]:
-        return self._rpc.rows("take_rate_limit_tokens", {
+        # Its commit does not wait for the disk (migration 20261223000200): a crash may forget the last
+        # fraction of a second of counts, which for a rate limit is harmless; issue 12 measured the wait.
+        return self._rpc.rows("take_rate_limit_tokens_async_commit", {
             "bucket_keys": [key for key, _, _ in buckets],
             "bucket_bursts": [burst for _, burst, _ in buckets],
             "bucket_periods_s": [float(period) for _, _, period in buckets],
@@ -403,24 +405,50 @@ class RpcDatabase:
             "request_password_reset", {"user_email": email, "new_token_hash": token_hash, "ttl_s": ttl_s}
         ))
 
+    # -- search latency and key backfill (session 3, issue 12) ---------------------------------------------
+    def get_stale_search_key_rows(self, *, after_item_id: int, page_size: int, keys_version: int) -> list[Row]:
+        return self._rpc.rows("get_stale_search_key_rows", {
+            "after_item_id": after_item_id, "page_size": page_size, "keys_version": keys_version,
+        })
+
+    def count_stale_search_keys(self, *, keys_version: int) -> list[Row]:
+        return self._rpc.rows("count_stale_search_keys", {"keys_version": keys_version})
+
+    def match_items(
+        self, *, query_embedding: Sequence[float], count: int, item_type: ItemTypeFilter = "all",
+        language: str | None = None, genre: str | None = None, category: str | None = None,
+        year_from: int | None = None, year_to: int | None = None,
+    ) -> list[Row]:
+        return self._rpc.rows("match_items", {
+            "query_embedding": query_embedding, "match_count": count, "filter_item_type": item_type,
+            "filter_language": language, "filter_genre": genre, "filter_category": category,
+            "year_from": year_from, "year_to": year_to,
+        })
+
 
 def _title_key_rows(item_type: ItemType, rows: Sequence[Row]) -> list[Row]:
     """The phonetic title and people keys of upserted rows (issue 12): computed here, on the one path every ingest
     and the demo loader share, because the transliteration library is Python."""
-    from cinelibre.text import book_people_keys, book_title_keys, movie_people_keys, movie_title_keys
+    from cinelibre.text import (
+        SEARCH_KEYS_VERSION,
+        book_people_keys,
+        book_title_keys,
+        movie_people_keys,
+        movie_title_keys,
+    )
 
     if item_type == "movie":
         return [
             {
                 "item_type": "movie", "external_id": str(row["tmdb_id"]), "title_keys": movie_title_keys(row),
-                "people_keys": movie_people_keys(row),
+                "people_keys": movie_people_keys(row), "keys_version": SEARCH_KEYS_VERSION,
             }
             for row in rows
         ]
     return [
         {
             "item_type": "book", "external_id": row["google_id"], "title_keys": book_title_keys(row),
-            "people_keys": book_people_keys(row),
+            "people_keys": book_people_keys(row), "keys_version": SEARCH_KEYS_VERSION,
         }
         for row in rows
     ]
