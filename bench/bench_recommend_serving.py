@@ -5,6 +5,8 @@
     # data loaded and trained once, at background priority; then only the latency under the bench lock:
     /work/wt/bg .venv/bin/python bench/bench_recommend_serving.py --data-dir /tmp/rec-bench --prepare-only
     /work/wt/benchlock .venv/bin/python bench/bench_recommend_serving.py --data-dir /tmp/rec-bench --requests 300
+    # --breakdown: each database call the handler makes; --compare-start: the old three first calls against
+    # get_personalized_start, interleaved (issue 9, session 3)
 
 Scales (each in its own fresh database on one throwaway embedded PostgreSQL):
 - movielens: ml-latest-small's 100,836 ratings (610 users, 9,742 movies), from `--ratings` or
@@ -246,6 +248,44 @@ def model_function_alone(database: object, users: list[str], requests: int, seed
             "mean_ms": round(statistics.fmean(samples), 2)}
 
 
+def start_against_three_calls(url: str, users: list[str], requests: int, seed: int) -> dict:
+    """The route's first database work, the old way (check_auth_session, count_user_ratings,
+    get_model_recommendations: three round trips) against `get_personalized_start` (one), timed interleaved for
+    the same users in one process, alternating which goes first, so run-to-run drift cancels out."""
+    from cinelibre.auth.accounts import new_secret_token, token_hash
+    from cinelibre.db.postgres import PostgresDatabase
+
+    database = PostgresDatabase(url)
+    rng = random.Random(seed)
+    picks = [rng.choice(users) for _ in range(requests)]
+    sessions = {user: database.start_auth_session(user_id=user, refresh_token_hash=token_hash(new_secret_token()),
+                                                  ttl_s=3600) for user in set(picks)}
+
+    def three_calls(user: str) -> None:
+        database.check_auth_session(session_id=sessions[user], user_id=user)
+        database.count_user_ratings(user_id=user)
+        database.get_model_recommendations(user_id=user, item_type="all", count=10)
+
+    def one_call(user: str) -> None:
+        database.get_personalized_start(user_id=user, session_id=sessions[user], item_type="all", count=10)
+
+    for user in picks[:10]:
+        three_calls(user)
+        one_call(user)
+    timings: dict[str, list[float]] = {"three_calls": [], "get_personalized_start": []}
+    ways = (("three_calls", three_calls), ("get_personalized_start", one_call))
+    for index, user in enumerate(picks):
+        for name, call in ways if index % 2 else ways[::-1]:
+            started = time.perf_counter()
+            call(user)
+            timings[name].append((time.perf_counter() - started) * 1000)
+    database.close()
+    paired = [one - three for three, one in zip(timings["three_calls"], timings["get_personalized_start"], strict=True)]
+    return {name: {"p50_ms": round(percentile(values, 50), 2), "p90_ms": round(percentile(values, 90), 2),
+                   "mean_ms": round(statistics.fmean(values), 2)} for name, values in timings.items()} | {
+        "paired_median_difference_ms": round(statistics.median(paired), 2)}
+
+
 @contextlib.contextmanager
 def kept_server(data_dir: Path) -> Iterator[str]:
     """An embedded PostgreSQL whose data stays in `data_dir` between runs (stopped afterwards)."""
@@ -300,6 +340,8 @@ def main() -> None:
     parser.add_argument("--retrain", action="store_true", help="with --data-dir: train again on the stored data")
     parser.add_argument("--breakdown", action="store_true",
                         help="also time each database call the handler makes, and the model's SQL function alone")
+    parser.add_argument("--compare-start", action="store_true",
+                        help="with --data-dir: only time the three old first calls against get_personalized_start")
     args = parser.parse_args()
 
     from cinelibre.observability import logger
@@ -318,6 +360,11 @@ def main() -> None:
                 training = train_in_child(url) if args.retrain else None
                 print(f"{scale}: reusing the data in {args.data_dir}"
                       + (f"; training: {json.dumps(training)}" if training else ""), flush=True)
+                if args.compare_start:
+                    compared = start_against_three_calls(url, stored_users(url), args.requests, args.seed)
+                    print(f"  first database work, interleaved: {json.dumps(compared)}", flush=True)
+                    results[scale] = {"compare_start": compared}
+                    continue
                 if not args.prepare_only:
                     served = latency(url, stored_users(url), args.requests, args.seed, breakdown=args.breakdown)
                     print(f"  personalized through the handler: {json.dumps(served)}", flush=True)

@@ -10,6 +10,7 @@ import pytest
 from cinelibre.db.postgres import PostgresTransport
 from cinelibre.recommend import service
 from cinelibre.recommend.training import TrainingParams, train_and_publish
+from tests.db.test_supabase_auth_adapter import postgrest  # noqa: F401, F811 (the PostgREST emulator fixture)
 from tests.recommend.synthetic import load_catalog, movie_row, two_taste_world
 
 SESSION_ENDED = "the session has ended or the account no longer exists; sign in again"
@@ -171,3 +172,20 @@ def test_a_user_without_ratings_gets_no_model_list(db, pg_url, make_user):
     start = db.get_personalized_start(user_id=user.id, session_id=session_id, item_type="all", count=10)
 
     assert start == {"session_live": True, "rating_count": 0, "model_items": None}
+
+
+def test_the_supabase_adapter_gets_the_same_start(db, pg_url, make_user, postgrest):  # noqa: F811
+    emulator, supabase = postgrest
+    user = make_user("remote")
+    ids = load_catalog(db, [movie_row(n, f"Film {n}", theme=0) for n in range(1, 3)])
+    db.upsert_rating(user_id=user.id, item_id=ids["Film 1"], rating=4.0)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        session_id = conn.execute(
+            "select id::text from public.auth_sessions where user_id = %s", (user.id,)
+        ).fetchone()[0]
+
+    remote = supabase.get_personalized_start(user_id=user.id, session_id=session_id, item_type="all", count=5)
+
+    assert remote == db.get_personalized_start(user_id=user.id, session_id=session_id, item_type="all", count=5)
+    assert remote == {"session_live": True, "rating_count": 1, "model_items": []}
+    assert emulator.calls[-1][0] == "get_personalized_start"
