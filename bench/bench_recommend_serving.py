@@ -5,6 +5,8 @@
     # data loaded and trained once, at background priority; then only the latency under the bench lock:
     /work/wt/bg .venv/bin/python bench/bench_recommend_serving.py --data-dir /tmp/rec-bench --prepare-only
     /work/wt/benchlock .venv/bin/python bench/bench_recommend_serving.py --data-dir /tmp/rec-bench --requests 300
+    # --breakdown: each database call the handler makes; --compare-start: the old three first calls against
+    # get_personalized_start, interleaved (issue 9, session 3)
 
 Scales (each in its own fresh database on one throwaway embedded PostgreSQL):
 - movielens: ml-latest-small's 100,836 ratings (610 users, 9,742 movies), from `--ratings` or
@@ -122,7 +124,7 @@ def train_in_child(url: str) -> dict:
     return figures
 
 
-def latency(url: str, users: list[str], requests: int, seed: int) -> dict:
+def latency(url: str, users: list[str], requests: int, seed: int, *, breakdown: bool = False) -> dict:
     from cinelibre.api import recommend
     from cinelibre.api.lambda_handler import make_handler
     from cinelibre.auth.accounts import new_secret_token, token_hash
@@ -155,13 +157,30 @@ def latency(url: str, users: list[str], requests: int, seed: int) -> dict:
     rng = random.Random(seed)
     methods: dict[str, int] = {}
     errors: dict[int, int] = {}
+    # --breakdown: every database call the handler makes, timed where the adapter makes it (round trip
+    # included), per request: (function, ms).
+    database_calls: list[tuple[str, float]] = []
+    per_request: list[tuple[float, list[tuple[str, float]]]] = []
+    if breakdown:
+        untimed_call = database.transport._call
+
+        def timed_call(function: str, args: dict, *, returns_set: bool) -> object:
+            started = time.perf_counter()
+            try:
+                return untimed_call(function, args, returns_set=returns_set)
+            finally:
+                database_calls.append((function, (time.perf_counter() - started) * 1000))
+
+        database.transport._call = timed_call
 
     def call() -> float:
         token = token_for(rng.choice(users))
         event = http_event("GET", "/recommendations/personalized", query={"limit": 10}, token=token)
+        database_calls.clear()
         started = time.perf_counter()
         response = invoke(handler, Context(), event)
         elapsed = (time.perf_counter() - started) * 1000
+        per_request.append((elapsed, list(database_calls)))
         if response.status != 200:
             # Counted and reported, not fatal: a timeout is a figure too.
             errors[response.status] = errors.get(response.status, 0) + 1
@@ -174,14 +193,97 @@ def latency(url: str, users: list[str], requests: int, seed: int) -> dict:
         call()
     methods.clear()
     errors.clear()
+    per_request.clear()
     load_before = os.getloadavg()[0]
     samples = [call() for _ in range(requests)]
     load_after = os.getloadavg()[0]
+    figures = {"load_average_1min": [round(load_before, 2), round(load_after, 2)],
+               "p50_ms": percentile(samples, 50), "p95_ms": percentile(samples, 95),
+               "p99_ms": percentile(samples, 99), "mean_ms": statistics.fmean(samples), "n": len(samples),
+               "methods": methods, "errors_by_status": errors}
+    if breakdown:
+        database.transport._call = untimed_call
+        figures["breakdown"] = call_breakdown(per_request)
+        figures["sql_function_alone"] = model_function_alone(database, users, requests, seed)
     close_databases()
-    return {"load_average_1min": [round(load_before, 2), round(load_after, 2)],
-            "p50_ms": percentile(samples, 50), "p95_ms": percentile(samples, 95), "p99_ms": percentile(samples, 99),
-            "mean_ms": statistics.fmean(samples), "n": len(samples), "methods": methods,
-            "errors_by_status": errors}
+    return figures
+
+
+def call_breakdown(per_request: list[tuple[float, list[tuple[str, float]]]]) -> dict:
+    """Per database function: in how many requests it was called, and its p50/p99/mean per call (round trip
+    included); then the time the handler spends outside the database (FastAPI, Mangum, validation, logs)."""
+    by_function: dict[str, list[float]] = {}
+    outside: list[float] = []
+    calls_per_request: list[int] = []
+    for elapsed, calls in per_request:
+        for function, ms in calls:
+            by_function.setdefault(function, []).append(ms)
+        outside.append(elapsed - sum(ms for _, ms in calls))
+        calls_per_request.append(len(calls))
+    result: dict = {
+        function: {"calls": len(times), "p50_ms": round(percentile(times, 50), 2),
+                   "p99_ms": round(percentile(times, 99), 2), "mean_ms": round(statistics.fmean(times), 2)}
+        for function, times in by_function.items()
+    }
+    result["outside_the_database"] = {"p50_ms": round(percentile(outside, 50), 2),
+                                      "mean_ms": round(statistics.fmean(outside), 2)}
+    result["database_calls_per_request"] = round(statistics.fmean(calls_per_request), 2)
+    return result
+
+
+def model_function_alone(database: object, users: list[str], requests: int, seed: int) -> dict:
+    """`get_model_recommendations` called through the adapter for the same random users as the handler run:
+    what the trained model's SQL costs without anything around it."""
+    rng = random.Random(seed)
+    for _ in range(10):
+        database.get_model_recommendations(user_id=rng.choice(users), item_type="all", count=10)  # type: ignore[attr-defined]
+    rng = random.Random(seed)
+    samples = []
+    for _ in range(requests):
+        user = rng.choice(users)
+        started = time.perf_counter()
+        database.get_model_recommendations(user_id=user, item_type="all", count=10)  # type: ignore[attr-defined]
+        samples.append((time.perf_counter() - started) * 1000)
+    return {"p50_ms": percentile(samples, 50), "p95_ms": percentile(samples, 95), "p99_ms": percentile(samples, 99),
+            "mean_ms": round(statistics.fmean(samples), 2)}
+
+
+def start_against_three_calls(url: str, users: list[str], requests: int, seed: int) -> dict:
+    """The route's first database work, the old way (check_auth_session, count_user_ratings,
+    get_model_recommendations: three round trips) against `get_personalized_start` (one), timed interleaved for
+    the same users in one process, alternating which goes first, so run-to-run drift cancels out."""
+    from cinelibre.auth.accounts import new_secret_token, token_hash
+    from cinelibre.db.postgres import PostgresDatabase
+
+    database = PostgresDatabase(url)
+    rng = random.Random(seed)
+    picks = [rng.choice(users) for _ in range(requests)]
+    sessions = {user: database.start_auth_session(user_id=user, refresh_token_hash=token_hash(new_secret_token()),
+                                                  ttl_s=3600) for user in set(picks)}
+
+    def three_calls(user: str) -> None:
+        database.check_auth_session(session_id=sessions[user], user_id=user)
+        database.count_user_ratings(user_id=user)
+        database.get_model_recommendations(user_id=user, item_type="all", count=10)
+
+    def one_call(user: str) -> None:
+        database.get_personalized_start(user_id=user, session_id=sessions[user], item_type="all", count=10)
+
+    for user in picks[:10]:
+        three_calls(user)
+        one_call(user)
+    timings: dict[str, list[float]] = {"three_calls": [], "get_personalized_start": []}
+    ways = (("three_calls", three_calls), ("get_personalized_start", one_call))
+    for index, user in enumerate(picks):
+        for name, call in ways if index % 2 else ways[::-1]:
+            started = time.perf_counter()
+            call(user)
+            timings[name].append((time.perf_counter() - started) * 1000)
+    database.close()
+    paired = [one - three for three, one in zip(timings["three_calls"], timings["get_personalized_start"], strict=True)]
+    return {name: {"p50_ms": round(percentile(values, 50), 2), "p90_ms": round(percentile(values, 90), 2),
+                   "mean_ms": round(statistics.fmean(values), 2)} for name, values in timings.items()} | {
+        "paired_median_difference_ms": round(statistics.median(paired), 2)}
 
 
 @contextlib.contextmanager
@@ -236,6 +338,10 @@ def main() -> None:
                         help="keep the embedded PostgreSQL here and reuse a scale already loaded and trained in it")
     parser.add_argument("--prepare-only", action="store_true", help="load and train, measure no latency")
     parser.add_argument("--retrain", action="store_true", help="with --data-dir: train again on the stored data")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time each database call the handler makes, and the model's SQL function alone")
+    parser.add_argument("--compare-start", action="store_true",
+                        help="with --data-dir: only time the three old first calls against get_personalized_start")
     args = parser.parse_args()
 
     from cinelibre.observability import logger
@@ -254,8 +360,13 @@ def main() -> None:
                 training = train_in_child(url) if args.retrain else None
                 print(f"{scale}: reusing the data in {args.data_dir}"
                       + (f"; training: {json.dumps(training)}" if training else ""), flush=True)
+                if args.compare_start:
+                    compared = start_against_three_calls(url, stored_users(url), args.requests, args.seed)
+                    print(f"  first database work, interleaved: {json.dumps(compared)}", flush=True)
+                    results[scale] = {"compare_start": compared}
+                    continue
                 if not args.prepare_only:
-                    served = latency(url, stored_users(url), args.requests, args.seed)
+                    served = latency(url, stored_users(url), args.requests, args.seed, breakdown=args.breakdown)
                     print(f"  personalized through the handler: {json.dumps(served)}", flush=True)
                     results[scale] = {"training": training, "latency": served}
                 continue
@@ -281,7 +392,8 @@ def main() -> None:
             if args.prepare_only:
                 results[scale] = {"load_seconds": load_seconds, "training": training}
                 continue
-            served = latency(url, list(loaded.user_db_id.values()), args.requests, args.seed)
+            served = latency(url, list(loaded.user_db_id.values()), args.requests, args.seed,
+                             breakdown=args.breakdown)
             print(f"  personalized through the handler: {json.dumps(served)}", flush=True)
             results[scale] = {"load_seconds": load_seconds, "training": training, "latency": served}
     print("\n" + json.dumps(results, indent=1))

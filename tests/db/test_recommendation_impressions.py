@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from cinelibre.errors import CineLibreError
 from tests.recommend.synthetic import create_users, load_catalog, movie_row
@@ -96,3 +97,15 @@ def test_a_deleted_item_is_skipped_and_oversized_or_malformed_lists_refused(worl
     with pytest.raises(CineLibreError):
         db.record_recommendation_impressions(user_id=users["ana"], impressions=shown(items[:1], "Not A Method"))
     assert db.record_recommendation_impressions(user_id=users["ana"], impressions=[]) == 0
+
+
+def test_recording_does_not_wait_for_the_disk_flush_and_only_for_its_own_transaction(world, pg_url):
+    db, items, users = world
+    with psycopg.connect(pg_url) as conn:  # one explicit transaction, as PostgREST or the adapter runs a call
+        conn.execute("select public.record_recommendation_impressions(%s, %s::jsonb)",
+                     (users["ana"], Jsonb(shown(items[:2], "ease", 3))))
+        assert conn.execute("show synchronous_commit").fetchone()[0] == "off"
+        conn.commit()
+        assert conn.execute("show synchronous_commit").fetchone()[0] == "on"
+    rows = db.get_recommendation_performance(days=1)
+    assert [(row["method"], row["model_version"], row["impressions"]) for row in rows] == [("ease", 3, 2)]

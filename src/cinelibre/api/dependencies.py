@@ -50,20 +50,35 @@ def get_client_ip(request: Request, settings: Annotated[Settings, Depends(get_ap
     return client_ip(request, settings.trusted_proxy_hops)
 
 
-def get_access_claims(
+SESSION_ENDED = "the session has ended or the account no longer exists; sign in again"
+
+
+def get_signed_claims(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     tokens: Annotated[TokenService, Depends(get_token_service)],
-    database: Annotated[Database, Depends(get_db)],
 ) -> AccessClaims:
-    """A valid signature is not enough: the token's session must still be live and its account usable
-    (one indexed lookup), so logout, a password change or a deleted account take effect at once."""
+    """The claims of a well-signed, unexpired token that names a session, WITHOUT asking the database whether
+    that session is still live. Only for a route whose own first database call checks the session in the same
+    round trip (and refuses with SESSION_ENDED); every other route takes `get_access_claims`."""
     if credentials is None:
         raise AuthenticationError("a bearer token is required (Authorization: Bearer <token>)")
     claims = tokens.verify(credentials.credentials)
     if claims.session_id is None:
         raise AuthenticationError("this token has no session; sign in again")
-    if not database.check_auth_session(session_id=claims.session_id, user_id=claims.user_id):
-        raise AuthenticationError("the session has ended or the account no longer exists; sign in again")
+    return claims
+
+
+def get_access_claims(
+    claims: Annotated[AccessClaims, Depends(get_signed_claims)],
+    database: Annotated[Database, Depends(get_db)],
+) -> AccessClaims:
+    """A valid signature is not enough: the token's session must still be live and its account usable
+    (one indexed lookup), so logout, a password change or a deleted account take effect at once."""
+    # (session_id is never None here: get_signed_claims refuses such a token.)
+    if claims.session_id is None or not database.check_auth_session(
+        session_id=claims.session_id, user_id=claims.user_id
+    ):
+        raise AuthenticationError(SESSION_ENDED)
     return claims
 
 
@@ -85,3 +100,5 @@ DatabaseDep = Annotated[Database, Depends(get_db)]
 CurrentUserId = Annotated[str, Depends(get_current_user_id)]
 CurrentClaims = Annotated[AccessClaims, Depends(get_access_claims)]
 ClientIp = Annotated[str | None, Depends(get_client_ip)]
+# Personalized recommendations check the session in their own first database call (session 3, issue 9).
+SignedClaims = Annotated[AccessClaims, Depends(get_signed_claims)]

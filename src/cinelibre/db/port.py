@@ -380,3 +380,13 @@ class Database(Protocol):
         image_url, language, genres, director, overview, authors, categories, similarity. `genre` filters
         movies and `category` books, as in match_movies and match_books."""
         ...
+
+    # -- personalized recommendations in fewer round trips (session 3, issue 9) ---------------------------
+    def get_personalized_start(
+        self, *, user_id: str, session_id: str, item_type: ItemTypeFilter, count: int
+    ) -> Row:
+        """What GET /recommendations/personalized needs first, in one call: {"session_live": False} when the
+        access token's session is no longer live (as check_auth_session), else {"session_live": True,
+        "rating_count": count_user_ratings, "model_items": get_model_recommendations' rows (None when the
+        user has no ratings)}."""
+        ...

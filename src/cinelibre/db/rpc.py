@@ -425,6 +425,16 @@ class RpcDatabase:
             "year_from": year_from, "year_to": year_to,
         })
 
+    # -- personalized recommendations in fewer round trips (session 3, issue 9) ---------------------------
+    def get_personalized_start(
+        self, *, user_id: str, session_id: str, item_type: ItemTypeFilter, count: int
+    ) -> Row:
+        start = self._rpc.scalar("get_personalized_start", {
+            "target_user_id": user_id, "target_session_id": session_id, "filter_item_type": item_type,
+            "result_limit": count,
+        })
+        return start or {"session_live": False}
+
 
 def _title_key_rows(item_type: ItemType, rows: Sequence[Row]) -> list[Row]:
     """The phonetic title and people keys of upserted rows (issue 12): computed here, on the one path every ingest
