@@ -357,3 +357,13 @@ class Database(Protocol):
         """For a live account with this address: replace its unused reset token with `token_hash`; the
         account's user_id and email, or None (unknown or disabled address). One call either way."""
         ...
+
+    # -- recommendations: new releases for model users (session 3, issue 9) -------------------------------
+    def get_new_item_recommendations(
+        self, *, user_id: str, item_type: ItemTypeFilter, count: int, min_rating: float = 4.0,
+        min_similarity: float = 0.5,
+    ) -> list[Row]:
+        """Items the active model does not know (no training rating: new releases) nearest to the embeddings of
+        what the user liked, at least `min_similarity` (cosine) close, never one they rated and one entry per
+        title, at most 20; the same columns as `get_content_recommendations`. Empty when no model is active."""
+        ...
