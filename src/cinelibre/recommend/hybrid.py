@@ -22,7 +22,6 @@ from cinelibre.recommend.content import ContentBased
 from cinelibre.recommend.item_model import ItemToItem
 from cinelibre.recommend.popularity import Popularity
 
-
 # A model user's list keeps its last place for a new release (no ratings yet, so unknown to the model) whose
 # content is at least this close (cosine, all-MiniLM-L6-v2) to what they liked. docs/recommendations.md has
 # what this costs the model's list offline, and why one place.
