@@ -2,7 +2,8 @@
 bench_recommend_serving.py loaded and trained (`--data-dir`), without the handler around it.
 
     # once, at background priority: load MovieLens and train (bench_recommend_serving.py's own data dir)
-    /work/wt/bg .venv/bin/python bench/bench_recommend_serving.py --data-dir /tmp/rec-bench --scales movielens --prepare-only
+    /work/wt/bg .venv/bin/python bench/bench_recommend_serving.py --data-dir /tmp/rec-bench \
+        --scales movielens --prepare-only
     # then only the SQL, under the bench lock
     /work/wt/benchlock .venv/bin/python bench/bench_recommend_sql.py --data-dir /tmp/rec-bench
     # after new migrations: apply them (and retrain if the model changed) on the same data, measure again
@@ -33,8 +34,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    return {"count": len(values), "p50_ms": round(percentile(values, 50), 2), "p95_ms": round(percentile(values, 95), 2),
-            "p99_ms": round(percentile(values, 99), 2), "mean_ms": round(statistics.fmean(values), 2)}
+    return {"count": len(values), "p50_ms": round(percentile(values, 50), 2),
+            "p95_ms": round(percentile(values, 95), 2), "p99_ms": round(percentile(values, 99), 2),
+            "mean_ms": round(statistics.fmean(values), 2)}
 
 
 def main() -> None:
