@@ -64,7 +64,8 @@ class TrainingParams:
     # RP3beta's weights blended into EASE's before pruning (`add_rp3beta`): their share of EASE's total
     # |weight| (0: EASE alone) and RP3beta's popularity discount β. Session 3 on a validation split: share
     # 0.3, β 0.3 gave NDCG@10 0.2012 against 0.1991 for EASE alone (k 200); share 1.0 0.1980, β 0.5 0.1995.
-    # Off by default: the served lists (five test seeds through the SQL) were not measured with it in time.
+    # Off by default: served on the five test seeds it scored the same as EASE alone (0.3117 against 0.3118)
+    # with 15% more neighbour rows (docs/benchmarks.md).
     rp3beta_share: float = 0.0
     rp3beta_beta: float = 0.3
     # x_ui: 1 for a rating >= liked_rating, neutral_weight for one >= neutral_rating, 0 below.
