@@ -185,7 +185,7 @@ def surprise_rmse(algorithm: Any, train: list[RatingRecord], test: list[RatingRe
     return rating_accuracy(predict, test, fallback=fallback)
 
 
-def served(train, test, k: int, server_url: str, seed: int):
+def served(train, test, k: int, server_url: str, seed: int, rp3beta_share: float | None = None):
     database_url = offline.fresh_database(server_url, f"quality_seed_{seed}")
     started = time.perf_counter()
     last_step = [None]
@@ -195,7 +195,10 @@ def served(train, test, k: int, server_url: str, seed: int):
             last_step[0] = step
             print(f"    seed {seed} {step} {done}/{total} at {time.perf_counter() - started:.0f} s", flush=True)
 
-    result = offline.evaluate_served(database_url, train, test, k=k, progress=progress)
+    from cinelibre.recommend.training import TrainingParams
+
+    params = TrainingParams(validate=False, **({} if rp3beta_share is None else {"rp3beta_share": rp3beta_share}))
+    result = offline.evaluate_served(database_url, train, test, k=k, progress=progress, training_params=params)
     return result, time.perf_counter() - started
 
 
@@ -225,6 +228,8 @@ def main() -> None:
     parser.add_argument("--served-dense", action="store_true",
                         help="also the training job's model (its x_ui, λ, dropout) dense and unpruned, in numpy")
     parser.add_argument("--skip-implicit", action="store_true", help="no implicit ALS / item-kNN")
+    parser.add_argument("--rp3beta-share", type=float,
+                        help="train the served model with this RP3beta share (TrainingParams.rp3beta_share)")
     parser.add_argument("--svdpp-seeds", type=int, nargs="+", help="run SVD++ only on these seeds")
     parser.add_argument("--json-out", type=Path, help="also write every figure here as JSON")
     args = parser.parse_args()
@@ -263,7 +268,7 @@ def main() -> None:
                       f"coverage {report.coverage:.4f}", flush=True)
 
             if server_url is not None:
-                result, seconds = served(train, test, k, server_url, seed)
+                result, seconds = served(train, test, k, server_url, seed, args.rp3beta_share)
                 measure("served", {entry.user_id: entry.file_item_ids for entry in result.lists})
                 rmse["served predicted_rating"].append(result.served_ratings)
                 extra["served seconds"].append(seconds)

@@ -61,8 +61,14 @@ def test_demo_users_get_recommendations_from_the_trained_model(served):
     recommendations = httpx.get(f"{base}/recommendations/personalized", params={"limit": 5},
                                 headers={"authorization": f"Bearer {token}"}, timeout=30).json()
     assert recommendations["method"] == "ease" and len(recommendations["items"]) == 5
-    assert all(item["reason"].startswith("because you liked ") for item in recommendations["items"])
-    assert all(item["model_version"] == recommendations["model_version"] for item in recommendations["items"])
+    # Session 3: the last place may go to a title the model cannot know yet (unrated in the demo), chosen by
+    # content and named so; every other item is the model's, with its reason and version.
+    model_items = [item for item in recommendations["items"] if item["method"] == "ease"]
+    assert len(model_items) >= 4 and recommendations["items"][:4] == model_items[:4]
+    assert all(item["reason"].startswith("because you liked ") for item in model_items)
+    assert all(item["model_version"] == recommendations["model_version"] for item in model_items)
+    assert all(item["method"] == "content_based" and item["reason"].startswith("new here, and close in content to ")
+               for item in recommendations["items"] if item["method"] != "ease")
     # The noir persona likes crime, thrillers and mysteries: most of what the model offers is of that kind.
     genres = []
     for item in recommendations["items"]:

@@ -152,3 +152,39 @@ def test_the_hybrid_refuses_to_recommend_rated_items_and_bad_counts(db, catalog)
         hybrid.recommend(user, 0)
     with pytest.raises(ValueError):
         hybrid.recommend(user, 101)
+
+
+def test_a_new_release_close_to_what_a_model_user_liked_gets_the_last_place(db, forget_models):
+    items, users, ratings = two_taste_world(db)
+    target = users["north"][0]
+    hidden = set(items["north"][5:]) | set(items["south"][5:])
+    rate_all(db, [(u, i, r) for u, i, r in ratings if not (u == target and i in hidden)])
+    train_and_publish(db, params=TrainingParams(l2=10.0, validate=False))
+    # Released after the model was trained: nobody has rated them, so the model cannot know them.
+    new = load_catalog(db, [movie_row(5001, "New north film", theme=0), movie_row(5002, "New far film", theme=7)])
+
+    result = Hybrid().fit(db).explain(target, 3)
+
+    assert result.method == "ease"
+    assert [item.method for item in result.recommendations] == ["ease", "ease", "content_based"]
+    assert {item.item_id for item in result.recommendations[:2]} <= set(items["north"][5:])
+    last = result.recommendations[2]
+    assert last.item_id == new["New north film"] and last.predicted_rating is None
+    assert last.reason.startswith("new here, and close in content to north film")
+    # The unrelated new title is not close enough to earn the place (it may still come as a top-up of a long
+    # list, like any title).
+    assert [item.item_id for item in Hybrid().fit(db).content.new_items(target, 3)] == [new["New north film"]]
+
+
+def test_no_close_new_release_leaves_the_model_list_whole(db, forget_models):
+    items, users, ratings = two_taste_world(db)
+    target = users["north"][0]
+    hidden = set(items["north"][5:])
+    rate_all(db, [(u, i, r) for u, i, r in ratings if not (u == target and i in hidden)])
+    train_and_publish(db, params=TrainingParams(l2=10.0, validate=False))
+    load_catalog(db, [movie_row(5002, "New far film", theme=7)])
+
+    result = Hybrid().fit(db).explain(target, 3)
+
+    assert [item.method for item in result.recommendations] == ["ease"] * 3
+    assert {item.item_id for item in result.recommendations} == set(items["north"][5:])

@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from cinelibre.recommend import service
 from cinelibre.recommend.ease import (
     Ratings,
+    add_rp3beta,
     ease_peak_bytes,
     fit_baseline,
     fit_ease,
@@ -79,6 +80,25 @@ def test_dlae_dropout_penalises_each_item_by_its_own_gram_entry():
     assert np.abs(weights).sum() < np.abs(plain).sum()
     with pytest.raises(ValueError):
         fit_ease(interactions, l2=20.0, dropout=1.0)
+
+
+def test_rp3beta_is_added_with_its_share_of_the_total_weight():
+    # Session 3: W_ij = Σ_u (x_ui/deg i)(x_uj/deg u) / deg j^β, diagonal 0, scaled to `share` of Σ|B|.
+    interactions = _planted_matrix()
+    binary = (interactions.toarray() > 0).astype(np.float64)
+    item_degree, user_degree = binary.sum(axis=0), binary.sum(axis=1)
+    walk = (binary / item_degree).T @ (binary / user_degree[:, None]) / item_degree[None, :] ** 0.3
+    np.fill_diagonal(walk, 0.0)
+    ease = fit_ease(interactions, l2=20.0)
+    blended = ease.copy()
+    add_rp3beta(blended, interactions, share=0.3, beta=0.3, block_size=4)  # several blocks
+    expected = ease + 0.3 * np.abs(ease).sum() / walk.sum() * walk
+    assert np.allclose(blended, expected, atol=1e-5)
+    assert np.all(np.diag(blended) == 0)
+    # Both parts agree on the planted groups, so the blend keeps them.
+    for item in range(15):
+        in_group = {j for j in range(15) if j // 5 == item // 5 and j != item}
+        assert set(np.argsort(-blended[item], kind="stable")[:4]) == in_group
 
 
 def test_top_k_rows_keeps_the_largest_weights_in_a_stable_order():

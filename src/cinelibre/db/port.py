@@ -390,3 +390,13 @@ class Database(Protocol):
         "rating_count": count_user_ratings, "model_items": get_model_recommendations' rows (None when the
         user has no ratings)}."""
         ...
+
+    # -- recommendations: new releases for model users (session 3, issue 9) -------------------------------
+    def get_new_item_recommendations(
+        self, *, user_id: str, item_type: ItemTypeFilter, count: int, min_rating: float = 4.0,
+        min_similarity: float = 0.5,
+    ) -> list[Row]:
+        """Items the active model does not know (no training rating: new releases) nearest to the embeddings of
+        what the user liked, at least `min_similarity` (cosine) close, never one they rated and one entry per
+        title, at most 20; the same columns as `get_content_recommendations`. Empty when no model is active."""
+        ...

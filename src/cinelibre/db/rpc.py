@@ -435,6 +435,16 @@ class RpcDatabase:
         })
         return start or {"session_live": False}
 
+    # -- recommendations: new releases for model users (session 3, issue 9) -------------------------------
+    def get_new_item_recommendations(
+        self, *, user_id: str, item_type: ItemTypeFilter, count: int, min_rating: float = 4.0,
+        min_similarity: float = 0.5,
+    ) -> list[Row]:
+        return self._rpc.rows("get_new_item_recommendations", {
+            "target_user_id": user_id, "filter_item_type": item_type, "result_limit": count,
+            "min_rating": min_rating, "min_similarity": min_similarity,
+        })
+
 
 def _title_key_rows(item_type: ItemType, rows: Sequence[Row]) -> list[Row]:
     """The phonetic title and people keys of upserted rows (issue 12): computed here, on the one path every ingest

@@ -43,6 +43,29 @@ class ContentBased(Recommender):
             for row in rows
         ]
 
+    def new_items(
+        self, user_id: str, n: int = 1, *, item_type: ItemTypeFilter = "all", min_similarity: float = 0.5
+    ) -> list[Recommendation]:
+        """Titles the trained model does not know yet (no ratings when it was trained: new releases) at least
+        `min_similarity` close to what the user liked (`get_new_item_recommendations`): the model can never
+        put them in a list, so the hybrid gives them a bounded slot."""
+        check_count(n)
+        rows = self.database.get_new_item_recommendations(
+            user_id=user_id, item_type=item_type, count=n, min_rating=self.min_rating,
+            min_similarity=min_similarity,
+        )
+        return [
+            Recommendation.from_row(
+                row,
+                method=self.method,
+                score=float(row["similarity"]),
+                reason=(f"new here, and close in content to {row['because_title']}, which you rated "
+                        f"{format_rating(row['because_rating'])}"),
+                similarity=round(float(row["similarity"]), 4),
+            )
+            for row in rows
+        ]
+
     def similar_items(
         self, item_id: int, n: int = 10, *, target_type: ItemType = "movie"
     ) -> list[Recommendation]:

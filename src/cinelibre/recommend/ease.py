@@ -90,6 +90,39 @@ def fit_ease(interactions: sp.csr_matrix, l2: float, dropout: float = 0.0) -> np
     return precision
 
 
+def add_rp3beta(
+    weights: np.ndarray, interactions: sp.csr_matrix, *, share: float, beta: float, block_size: int = 2048
+) -> None:
+    """Adds RP3beta's item-to-item weights (Paudel et al., 2017: W_ij = Σ_u (x_ui/deg i)(x_uj/deg u) /
+    deg j^β, a random walk item -> user -> item that discounts popular destinations) to `weights` in place,
+    scaled so they carry `share` of the total |weight| `weights` carries: B + share·s·W, one linear
+    item-to-item model that the same table stores and the same SQL serves. `interactions` is binary.
+    Computed `block_size` rows at a time, so the extra memory is block_size x items floats."""
+    binary = interactions.astype(np.float64)
+    binary.data[:] = 1.0
+    item_degree = np.asarray(binary.sum(axis=0)).ravel()
+    user_degree = np.asarray(binary.sum(axis=1)).ravel()
+    item_degree[item_degree == 0] = 1.0
+    user_degree[user_degree == 0] = 1.0
+    to_users = (sp.diags(1.0 / item_degree) @ binary.T).tocsr()  # P(u | i)
+    to_items = (sp.diags(1.0 / user_degree) @ binary).tocsr()  # P(j | u)
+    discount = item_degree**-beta
+    # Σ_ij W_ij without forming W: column sums of to_users @ to_items, minus the diagonal W_ii.
+    column_sums = np.asarray(to_users.sum(axis=0)).ravel() @ to_items
+    diagonal = np.asarray(to_users.multiply(to_items.T).sum(axis=1)).ravel()
+    total = float(((np.asarray(column_sums).ravel() - diagonal) * discount).sum())
+    if total <= 0:
+        return
+    scale = np.float32(share * float(np.abs(weights).sum(dtype=np.float64)) / total)
+    discount32 = (discount * scale).astype(np.float32)
+    for start in range(0, weights.shape[0], block_size):
+        stop = min(start + block_size, weights.shape[0])
+        block = (to_users[start:stop] @ to_items).toarray().astype(np.float32)
+        block *= discount32[np.newaxis, :]
+        block[np.arange(stop - start), np.arange(start, stop)] = 0.0
+        weights[start:stop] += block
+
+
 def top_k_rows(
     weights: np.ndarray, k: int, *, keep_negative: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

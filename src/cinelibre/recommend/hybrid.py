@@ -22,6 +22,12 @@ from cinelibre.recommend.content import ContentBased
 from cinelibre.recommend.item_model import ItemToItem
 from cinelibre.recommend.popularity import Popularity
 
+# A model user's list keeps its last place for a new release (no ratings yet, so unknown to the model) whose
+# content is at least this close (cosine, all-MiniLM-L6-v2) to what they liked. docs/recommendations.md has
+# what this costs the model's list offline, and why one place.
+NEW_ITEM_SLOTS = 1
+NEW_ITEM_SIMILARITY = 0.5
+
 
 @dataclass(frozen=True, slots=True)
 class HybridResult:
@@ -48,11 +54,15 @@ class Hybrid(Recommender):
         model: ItemToItem | None = None,
         content: ContentBased | None = None,
         popularity: Popularity | None = None,
+        new_item_slots: int = NEW_ITEM_SLOTS,
+        new_item_similarity: float = NEW_ITEM_SIMILARITY,
     ) -> None:
         super().__init__()
         self.model = model or ItemToItem()
         self.content = content or ContentBased()
         self.popularity = popularity or Popularity()
+        self.new_item_slots = new_item_slots
+        self.new_item_similarity = new_item_similarity
 
     def fit(self, database: Database) -> Self:
         for part in (self.model, self.content, self.popularity):
@@ -88,6 +98,7 @@ class Hybrid(Recommender):
         primary = self.model.recommend(user_id, n, item_type=item_type)
         ratings = f"{rating_count} rating{'s' if rating_count != 1 else ''}"
         if primary:
+            primary = self._with_new_items(primary, user_id, n, item_type)
             result = HybridResult(
                 method=primary[0].method,
                 explanation=(
@@ -122,6 +133,20 @@ class Hybrid(Recommender):
                     recommendations=self.popularity.recommend(user_id, n, item_type=item_type),
                 )
         return replace(result, recommendations=self._filled(result, user_id, n, item_type))
+
+    def _with_new_items(
+        self, primary: list[Recommendation], user_id: str, n: int, item_type: ItemTypeFilter
+    ) -> list[Recommendation]:
+        """The model's list with its last `new_item_slots` places (at most a third of the list) given to
+        titles the model cannot know yet, when one is close in content to what the user liked: without this
+        a new release never reaches a user the model serves."""
+        slots = min(self.new_item_slots, n // 3)
+        if slots <= 0:
+            return primary
+        new = self.content.new_items(user_id, slots, item_type=item_type, min_similarity=self.new_item_similarity)
+        if not new:
+            return primary
+        return _unique(primary[: n - len(new)] + new)
 
     def _filled(self, result: HybridResult, user_id: str, n: int, item_type: ItemTypeFilter) -> list[Recommendation]:
         """Tops a short list up with the next methods down, never repeating an item or a title, then gives

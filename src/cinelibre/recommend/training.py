@@ -25,6 +25,7 @@ from cinelibre.observability import logger
 from cinelibre.recommend.ease import (
     Baseline,
     Ratings,
+    add_rp3beta,
     ease_peak_bytes,
     fit_baseline,
     fit_ease,
@@ -52,13 +53,21 @@ class TrainingError(CineLibreError):
 class TrainingParams:
     """Defaults chosen on a validation split carved out of the training part of MovieLens ml-latest-small
     (docs/recommendations.md has the tables): neutral weight 0.3 and shrinkage 0.3 as `select_params` chose;
-    λ 200 with DLAE dropout 0.2 (validation NDCG@10 0.2008 against 0.1947 for λ 400 without it, dense); k 100
-    rather than the chosen 200, which won by 0.004 NDCG@10 (within noise) at twice the serving cost."""
+    λ 200 with DLAE dropout 0.2 (validation NDCG@10 0.2008 against 0.1947 for λ 400 without it, dense); k 200
+    (session 3: pruning to 100 cost 2.4% of the dense model's validation NDCG@10, to 200 0.9%, to 300 1.3%;
+    keeping each target item's best sources instead of each source's best targets did worse)."""
 
     l2: float = 200.0  # λ, EASE's ridge penalty
     # DLAE's input dropout p: each item's penalty is λ + p/(1-p)·(its own Gram entry) (see `fit_ease`).
     dropout: float = 0.2
-    neighbours: int = 100  # k: weights kept per item (largest |B_ij|, negatives included)
+    neighbours: int = 200  # k: weights kept per item (largest |B_ij|, negatives included)
+    # RP3beta's weights blended into EASE's before pruning (`add_rp3beta`): their share of EASE's total
+    # |weight| (0: EASE alone) and RP3beta's popularity discount β. Session 3 on a validation split: share
+    # 0.3, β 0.3 gave NDCG@10 0.2012 against 0.1991 for EASE alone (k 200); share 1.0 0.1980, β 0.5 0.1995.
+    # Off by default: served on the five test seeds it scored the same as EASE alone (0.3117 against 0.3118)
+    # with 15% more neighbour rows (docs/benchmarks.md).
+    rp3beta_share: float = 0.0
+    rp3beta_beta: float = 0.3
     # x_ui: 1 for a rating >= liked_rating, neutral_weight for one >= neutral_rating, 0 below.
     liked_rating: float = 4.0
     neutral_rating: float = 3.0
@@ -127,6 +136,12 @@ def fit_model(ratings: Ratings, params: TrainingParams) -> ItemModel:
     if ratings.item_count <= params.ease_item_cap():
         algorithm = "ease"
         dense = fit_ease(interactions, params.l2, params.dropout)
+        if params.rp3beta_share > 0:
+            every_rating = sp.csr_matrix(
+                (np.ones(len(ratings.values), np.float32), (ratings.users, ratings.items)),
+                shape=(ratings.user_count, ratings.item_count),
+            )
+            add_rp3beta(dense, every_rating, share=params.rp3beta_share, beta=params.rp3beta_beta)
         rows, cols, weights = top_k_rows(dense, params.neighbours, keep_negative=True)
         del dense
     else:
