@@ -114,7 +114,7 @@ def ease_scores(indexed: Indexed, l2: float) -> np.ndarray:
 def served_model_dense_scores(train: list[RatingRecord], indexed: Indexed) -> np.ndarray:
     """X·B of the dense, unpruned model the training job fits with its defaults (its x_ui rule, λ and
     dropout): what the served list would score if every weight were kept and no SQL were involved."""
-    from cinelibre.recommend.ease import fit_ease
+    from cinelibre.recommend.ease import fit_ease, weight_users
     from cinelibre.recommend.training import TrainingParams
 
     params = TrainingParams()
@@ -123,7 +123,8 @@ def served_model_dense_scores(train: list[RatingRecord], indexed: Indexed) -> np
     values = np.fromiter((r.rating for r in train), np.float32, len(train))
     signal = sp.csr_matrix((params.signal(values), (rows, cols)), shape=indexed.matrix.shape)
     signal.eliminate_zeros()
-    return np.asarray(signal @ fit_ease(signal, params.l2, params.dropout), dtype=np.float32)
+    weights = fit_ease(weight_users(signal, params.user_weight_exponent), params.l2, params.dropout)
+    return np.asarray(signal @ weights, dtype=np.float32)
 
 
 def tune_ease(train: list[RatingRecord], seed: int, k: int, grid=EASE_LAMBDAS) -> tuple[float, dict[float, float]]:

@@ -19,6 +19,7 @@ from cinelibre.recommend.ease import (
     item_knn_cosine,
     max_ease_items,
     top_k_rows,
+    weight_users,
 )
 from cinelibre.recommend.training import (
     TrainingError,
@@ -80,6 +81,36 @@ def test_dlae_dropout_penalises_each_item_by_its_own_gram_entry():
     assert np.abs(weights).sum() < np.abs(plain).sum()
     with pytest.raises(ValueError):
         fit_ease(interactions, l2=20.0, dropout=1.0)
+
+
+def test_user_weighting_fits_the_weighted_closed_form_and_tempers_heavy_users():
+    # Session 4: row u scaled by sqrt(w_u), w_u = (n_u / mean n)^-a, so EASE's Gram matrix is XᵀWX.
+    planted = _planted_matrix().toarray()
+    # Four heavy users who rated every item of groups 0 and 1, and one who rated nothing: the heavy rows tie
+    # the two groups together in the unweighted Gram matrix.
+    heavy = np.zeros((4, 15), np.float32)
+    heavy[:, :10] = 1.0
+    dense = np.vstack([planted, heavy, np.zeros((1, 15), np.float32)])
+    interactions = sp.csr_matrix(dense)
+    counts = dense.sum(axis=1)
+    user_weight = np.where(counts > 0, (np.maximum(counts, 1) / counts.mean()) ** -0.5, 0.0)
+
+    weighted = weight_users(interactions, 0.5)
+    assert np.allclose(weighted.toarray() ** 2, dense * user_weight[:, None], atol=1e-6)
+    gram = dense.T.astype(np.float64) @ (dense * user_weight[:, None])
+    precision = np.linalg.inv(gram + 20.0 * np.eye(15))
+    expected = -precision / np.diag(precision)
+    np.fill_diagonal(expected, 0.0)
+    weights = fit_ease(weighted, l2=20.0)
+    assert np.allclose(weights, expected, atol=1e-5)
+
+    plain = fit_ease(interactions, l2=20.0)
+    cross = np.ix_(range(5), range(5, 10))
+    assert np.all(np.abs(weights[cross]) < np.abs(plain[cross]))  # the heavy users' tie counts for less
+    for item in range(15):
+        in_group = {j for j in range(15) if j // 5 == item // 5 and j != item}
+        assert set(np.argsort(-weights[item], kind="stable")[:4]) == in_group
+    assert weight_users(interactions, 0.0) is interactions
 
 
 def test_rp3beta_is_added_with_its_share_of_the_total_weight():

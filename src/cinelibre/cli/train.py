@@ -27,6 +27,11 @@ def register(app: typer.Typer) -> None:
             float | None,
             typer.Option("--dropout", min=0.0, max=0.9, help="DLAE's input dropout (default: the tuned one)."),
         ] = None,
+        user_weight_exponent: Annotated[
+            float | None,
+            typer.Option("--user-weight-exponent", min=0.0, max=2.0,
+                         help="Each user's Gram weight is (their ratings / the mean)^-this (default: tuned)."),
+        ] = None,
         neighbours: Annotated[
             int | None, typer.Option("--k", min=1, max=1000, help="Neighbours kept per item (default: tuned).")
         ] = None,
@@ -52,6 +57,8 @@ def register(app: typer.Typer) -> None:
             params = replace(params, l2=l2)
         if dropout is not None:
             params = replace(params, dropout=dropout)
+        if user_weight_exponent is not None:
+            params = replace(params, user_weight_exponent=user_weight_exponent)
         if neighbours is not None:
             params = replace(params, neighbours=neighbours)
         if max_ease_items is not None:
