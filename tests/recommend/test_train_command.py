@@ -30,12 +30,13 @@ def cli() -> typer.Typer:
 def test_train_publishes_a_model_and_prints_its_figures(cli, settings, db, forget_models):
     items, users, ratings = planted_groups_world(db)
     rate_all(db, ratings)
-    result = CliRunner().invoke(cli, ["train", "--lambda", "30", "--k", "10"])
+    result = CliRunner().invoke(cli, ["train", "--lambda", "30", "--k", "10", "--user-weight-exponent", "0.5"])
     assert result.exit_code == 0, result.output
     active = db.get_active_recommender_model()
     assert f"model version {active['version']} (ease) is now serving: 15 items, 24 users" in result.output
     assert "validation: ndcg@10" in result.output
     assert active["params"]["l2"] == 30.0 and active["params"]["neighbours"] == 10
+    assert active["params"]["user_weight_exponent"] == 0.5
 
     as_json = CliRunner().invoke(cli, ["train", "--json", "--no-validate", "--max-ease-items", "3"])
     report = json.loads(as_json.output[as_json.output.index("{"):])
