@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
 import sys
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def main() -> None:
     parser.add_argument("--previous", default="20261221000200", help="migration holding the earlier definition")
     parser.add_argument("--limits", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--item-types", nargs="+", default=["all", "movie", "book"])
+    parser.add_argument("--sample", type=int, help="only this many users, drawn with a fixed seed (large data sets)")
     parser.add_argument("--migrate", action="store_true", help="apply the repository's migrations first")
     args = parser.parse_args()
 
@@ -72,6 +74,8 @@ def main() -> None:
         conn.execute(previous_definition(args.previous))
         users = [row["user_id"] for row in conn.execute(
             "select distinct user_id::text from public.ratings order by 1").fetchall()]
+        if args.sample:
+            users = sorted(random.Random(0).sample(users, min(args.sample, len(users))))
         lists = differing = rows = 0
         largest = 0.0
         examples = []

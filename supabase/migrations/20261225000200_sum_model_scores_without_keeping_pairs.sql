@@ -31,6 +31,13 @@ declare
   active public.recommender_models;
   user_bias double precision;
   wanted integer := least(greatest(result_limit, 1), 100);
+  -- The shown items, kept between the two statements below.
+  top_ids bigint[];
+  top_types text[];
+  top_titles text[];
+  top_years integer[];
+  top_images text[];
+  top_scores double precision[];
 begin
   select m.* into active
   from public.recommender_active a
@@ -46,8 +53,7 @@ begin
   left join public.item_biases ib on ib.model_version = active.version and ib.item_id = r.item_id
   where r.user_id = target_user_id;
 
-  return query
-    with rated as materialized (
+  with rated as materialized (
       select r.item_id from public.ratings r where r.user_id = target_user_id
     ),
     recent as materialized (
@@ -113,14 +119,41 @@ begin
         )
       order by d.score desc, d.item_id
       limit wanted
+    )
+  select array_agg(t.item_id order by t.score desc, t.item_id), array_agg(t.item_type order by t.score desc, t.item_id),
+         array_agg(t.title order by t.score desc, t.item_id), array_agg(t.year order by t.score desc, t.item_id),
+         array_agg(t.image_url order by t.score desc, t.item_id), array_agg(t.score order by t.score desc, t.item_id)
+    into top_ids, top_types, top_titles, top_years, top_images, top_scores
+  from top t;
+  if top_ids is null then
+    return;
+  end if;
+
+  -- The shown items are now constants, so the planner sees how many lists each one is in (a popular item can be
+  -- in thousands): it probes item_neighbours by primary key per (rated item, shown item) for a light user, or
+  -- reads the shown items' rows through the neighbour index for a heavy one.
+  return query
+    with recent as materialized (
+      select r.item_id, r.rating::double precision as rating,
+             case when r.rating >= active.liked_rating then 1.0
+                  when r.rating >= active.neutral_rating then active.neutral_weight
+                  else 0.0 end as signal
+      from public.ratings r
+      where r.user_id = target_user_id
+      order by r.updated_at desc, r.item_id
+      limit 2000
     ),
-    -- reverse: the shown items' entries in the rated items' lists, found through the neighbour index
+    top as materialized (
+      select t.* from unnest(top_ids, top_types, top_titles, top_years, top_images, top_scores)
+                        as t (item_id, item_type, title, year, image_url, score)
+    ),
+    -- Each shown item's entries in the rated items' lists: the rows the lists were built from.
     shown as materialized (
       select n.neighbour_id, re.item_id as source_id, re.signal * n.weight as lift, n.weight::double precision as weight,
              re.rating - active.global_mean - user_bias - coalesce(ib.bias, 0) as residual
-      from top t
-      join public.item_neighbours n on n.neighbour_id = t.item_id and n.model_version = active.version
-      join recent re on re.item_id = n.item_id
+      from recent re
+      join public.item_neighbours n
+        on n.model_version = active.version and n.item_id = re.item_id and n.neighbour_id = any (top_ids)
       left join public.item_biases ib on ib.model_version = active.version and ib.item_id = re.item_id
     ),
     neighbourhood as (
