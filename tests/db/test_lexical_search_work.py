@@ -68,3 +68,22 @@ def test_a_short_title_query_finds_the_same_titles_among_the_closest_first(db, p
         assert any(row[11] is not None for row in current), query  # title matches were found
     titles = [row[2] for row in sorted(_both(pg_url, "bera")[0], key=lambda row: -(row[11] or 0))]
     assert all(re.fullmatch(r"Per Kingdom \d+", title) for title in titles[:10])
+
+
+def test_an_embedding_stays_in_its_row_when_the_row_is_long(db, pg_url):
+    """Regression (session 4): pgvector stores vectors EXTERNAL, so once issue 12's search columns put a row over
+    the TOAST threshold its embedding went out of line, and a filtered search (an exact sort of the rows that
+    pass the filter) fetched every candidate's vector from the TOAST table. Migration 20261226000200 keeps it in
+    the row and moves the long text out instead."""
+    overview = " ".join(f"word{number} of a long synopsis" for number in range(150))  # about 4 kB
+    db.upsert_movies(movies=[movie(1, "Drishyam", overview=overview, cast_members=[
+        {"name": f"Actor {number}", "character": f"Role {number}"} for number in range(40)
+    ])])
+    with psycopg.connect(pg_url) as conn:
+        row_size, embedding_chunk, search_document_chunk = conn.execute(
+            "select pg_column_size(m.*), pg_column_toast_chunk_id(embedding),"
+            " pg_column_toast_chunk_id(search_document) from public.movies m where tmdb_id = 1"
+        ).fetchone()
+    assert embedding_chunk is None
+    # The row was long enough for the toaster to move something out: the long text went, not the vector.
+    assert search_document_chunk is not None or row_size > 2000
