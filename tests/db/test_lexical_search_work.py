@@ -70,15 +70,18 @@ def test_a_short_title_query_finds_the_same_titles_among_the_closest_first(db, p
     assert all(re.fullmatch(r"Per Kingdom \d+", title) for title in titles[:10])
 
 
+def _long_movie() -> dict:
+    overview = " ".join(f"word{number} of a long synopsis" for number in range(150))  # about 4 kB
+    cast = [{"name": f"Actor {number}", "character": f"Role {number}"} for number in range(40)]
+    return movie(1, "Drishyam", overview=overview, cast_members=cast)
+
+
 def test_an_embedding_stays_in_its_row_when_the_row_is_long(db, pg_url):
     """Regression (session 4): pgvector stores vectors EXTERNAL, so once issue 12's search columns put a row over
     the TOAST threshold its embedding went out of line, and a filtered search (an exact sort of the rows that
     pass the filter) fetched every candidate's vector from the TOAST table. Migration 20261226000200 keeps it in
     the row and moves the long text out instead."""
-    overview = " ".join(f"word{number} of a long synopsis" for number in range(150))  # about 4 kB
-    db.upsert_movies(movies=[movie(1, "Drishyam", overview=overview, cast_members=[
-        {"name": f"Actor {number}", "character": f"Role {number}"} for number in range(40)
-    ])])
+    db.upsert_movies(movies=[_long_movie()])
     with psycopg.connect(pg_url) as conn:
         row_size, embedding_chunk, search_document_chunk = conn.execute(
             "select pg_column_size(m.*), pg_column_toast_chunk_id(embedding),"
@@ -87,3 +90,20 @@ def test_an_embedding_stays_in_its_row_when_the_row_is_long(db, pg_url):
     assert embedding_chunk is None
     # The row was long enough for the toaster to move something out: the long text went, not the vector.
     assert search_document_chunk is not None or row_size > 2000
+
+
+def test_the_documented_update_moves_old_rows_embeddings_into_their_rows(db, pg_url):
+    operations = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    statement = next(line for line in operations.splitlines()
+                     if line.startswith("update public.movies set embedding = "))
+    chunk = "select pg_column_toast_chunk_id(embedding) from public.movies where tmdb_id = 1"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        try:
+            # A row as written before migration 20261226000200.
+            conn.execute("alter table public.movies alter column embedding set storage external")
+            db.upsert_movies(movies=[_long_movie()])
+            assert conn.execute(chunk).fetchone()[0] is not None
+        finally:
+            conn.execute("alter table public.movies alter column embedding set storage main")
+        conn.execute(statement)
+        assert conn.execute(chunk).fetchone()[0] is None
