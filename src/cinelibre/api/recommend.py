@@ -4,7 +4,7 @@ It needs no embedding model: similar and content-based items come from embedding
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from fastapi import APIRouter, FastAPI, Query, Response
@@ -16,11 +16,12 @@ from cinelibre.api.app import build_app, readiness_response
 from cinelibre.api.catalog import MAX_ITEM_ID, ItemId, PageOffset
 from cinelibre.api.dependencies import SESSION_ENDED, CurrentUserId, DatabaseDep, SettingsDep, SignedClaims
 from cinelibre.api.schemas import ERROR_RESPONSES, MAX_PAGE_SIZE, ItemTypeName, Page, page
-from cinelibre.db.port import Database, ItemType, ItemTypeFilter, Row
+from cinelibre.db.port import Database, ItemType
 from cinelibre.errors import AuthenticationError, NotFoundError, ValidationError
 from cinelibre.observability import logger, metrics
 from cinelibre.recommend import MAX_RECOMMENDATIONS, Hybrid, Popularity, Recommendation, service
 from cinelibre.recommend.base import Method
+from cinelibre.recommend.hybrid import Start
 from cinelibre.recommend.online import record_shown
 from cinelibre.settings import Settings, get_settings
 
@@ -162,44 +163,6 @@ def _catalog_item(database: Database, item_type: ItemType, item_id: int) -> dict
     return row
 
 
-class PrefetchedStart:
-    """The database as the hybrid sees it during one personalized request: its first two questions (how many
-    ratings the user has, and the trained model's list for exactly this request) are answered from
-    `get_personalized_start`'s single round trip; any other question, or these with other arguments, goes to
-    the database as usual. The hybrid's code (shared with `cinelibre evaluate`) does not change, so what is
-    served and what is evaluated stay the same code."""
-
-    def __init__(
-        self, database: Database, *, user_id: str, item_type: ItemTypeFilter, count: int, start: Row
-    ) -> None:
-        self._database = database
-        self._user_id = user_id
-        self._rating_count = int(start["rating_count"])
-        self._model_request = (user_id, item_type, count)
-        self._model_items: list[Row] | None = start.get("model_items")
-
-    def count_user_ratings(self, *, user_id: str) -> int:
-        if user_id == self._user_id:
-            return self._rating_count
-        return self._database.count_user_ratings(user_id=user_id)
-
-    def get_model_recommendations(self, *, user_id: str, item_type: ItemTypeFilter, count: int) -> list[Row]:
-        if self._model_items is not None and (user_id, item_type, count) == self._model_request:
-            return [dict(row) for row in self._model_items]
-        return self._database.get_model_recommendations(user_id=user_id, item_type=item_type, count=count)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._database, name)
-
-    # Equal to (and hashed as) the database it wraps, so what is kept per database (the popular list for
-    # everyone, per container) is still found by every request's view of it.
-    def __eq__(self, other: object) -> bool:
-        return self._database == (other._database if isinstance(other, PrefetchedStart) else other)
-
-    def __hash__(self) -> int:
-        return hash(self._database)
-
-
 ratings = APIRouter(prefix="/ratings", tags=["ratings"], responses=ERROR_RESPONSES)
 interactions = APIRouter(prefix="/interactions", tags=["interactions"], responses=ERROR_RESPONSES)
 recommendations = APIRouter(prefix="/recommendations", tags=["recommendations"], responses=ERROR_RESPONSES)
@@ -285,8 +248,8 @@ def personalized(
     )
     if not start.get("session_live"):
         raise AuthenticationError(SESSION_ENDED)
-    prefetched = PrefetchedStart(database, user_id=user_id, item_type=item_type, count=limit, start=start)
-    result = service.personalized(cast(Database, prefetched), user_id, n=limit, item_type=item_type)
+    known = Start(rating_count=int(start["rating_count"]), model_rows=start.get("model_items"))
+    result = service.personalized(database, user_id, n=limit, item_type=item_type, start=known)
     record_shown(database, user_id, result.recommendations)  # online evaluation; never fails the request
     with single_metric(
         name="PersonalizedRecommendations",

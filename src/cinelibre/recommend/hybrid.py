@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Self
 
-from cinelibre.db.port import Database, ItemType, ItemTypeFilter
+from cinelibre.db.port import Database, ItemType, ItemTypeFilter, Row
 from cinelibre.recommend.base import (
     MAX_RECOMMENDATIONS,
     MODEL_METHODS,
@@ -38,6 +38,15 @@ class HybridResult:
     recommendations: list[Recommendation]
     # The trained model version behind the list's first method; None when it was not the model.
     model_version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """What a caller already fetched for one request: the user's rating count, and the rows
+    `get_model_recommendations` returns for exactly this request's user, type and count (None: not fetched)."""
+
+    rating_count: int
+    model_rows: list[Row] | None = None
 
 
 def title_key(item: Recommendation) -> tuple[str, str, int | None]:
@@ -80,9 +89,13 @@ class Hybrid(Recommender):
     ) -> list[Recommendation]:
         return self.content.similar_items(item_id, n, target_type=target_type)
 
-    def explain(self, user_id: str, n: int = 10, *, item_type: ItemTypeFilter = "all") -> HybridResult:
+    def explain(
+        self, user_id: str, n: int = 10, *, item_type: ItemTypeFilter = "all", start: Start | None = None
+    ) -> HybridResult:
+        """`start`: the user's rating count and the model's rows for exactly this request when the caller
+        already has them (the handler's single round trip), so they are not asked for again."""
         check_count(n)
-        rating_count = self.database.count_user_ratings(user_id=user_id)
+        rating_count = self.database.count_user_ratings(user_id=user_id) if start is None else start.rating_count
 
         if rating_count == 0:
             # Nothing rated, nothing to leave out: the list for everyone (kept warm per container) will do.
@@ -95,7 +108,10 @@ class Hybrid(Recommender):
             )
             return replace(result, recommendations=self._filled(result, user_id, n, item_type))
 
-        primary = self.model.recommend(user_id, n, item_type=item_type)
+        if start is None or start.model_rows is None:
+            primary = self.model.recommend(user_id, n, item_type=item_type)
+        else:
+            primary = self.model.from_rows(start.model_rows)
         ratings = f"{rating_count} rating{'s' if rating_count != 1 else ''}"
         if primary:
             primary = self._with_new_items(primary, user_id, n, item_type)

@@ -19,7 +19,12 @@ class ItemToItem(Recommender):
         check_count(n)
         require_exclude_seen(self, exclude_seen)
         rows = self.database.get_model_recommendations(user_id=user_id, item_type=item_type, count=n)
-        return [self._recommendation(row) for row in rows]
+        return self.from_rows(rows)
+
+    @classmethod
+    def from_rows(cls, rows: list[Row]) -> list[Recommendation]:
+        """The recommendations of `get_model_recommendations`' rows, however they were fetched."""
+        return [cls._recommendation(row) for row in rows]
 
     @staticmethod
     def _recommendation(row: Row) -> Recommendation:

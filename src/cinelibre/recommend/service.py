@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cinelibre.db.port import Database, ItemTypeFilter
-from cinelibre.recommend.hybrid import Hybrid, HybridResult
+from cinelibre.recommend.hybrid import Hybrid, HybridResult, Start
 
 
-def personalized(database: Database, user_id: str, *, n: int = 10, item_type: ItemTypeFilter = "all") -> HybridResult:
+def personalized(
+    database: Database, user_id: str, *, n: int = 10, item_type: ItemTypeFilter = "all", start: Start | None = None
+) -> HybridResult:
     """The user's top `n` items, best first, with the method, reason, predicted rating (or None) and model
-    version of each."""
-    return Hybrid().fit(database).explain(user_id, n, item_type=item_type)
+    version of each. `start`: what the caller already fetched for this request (see `Hybrid.explain`)."""
+    return Hybrid().fit(database).explain(user_id, n, item_type=item_type, start=start)
 
 
 def predicted_ratings(database: Database, user_id: str, item_ids: Sequence[int]) -> dict[int, float | None]:
