@@ -23,15 +23,6 @@ from pathlib import Path
 FLOAT_COLUMNS = ("score", "predicted_rating")
 
 
-def previous_definition(version: str) -> str:
-    from cinelibre.db import migrate
-
-    (migration,) = [m for m in migrate.discover() if m.version == version]
-    (statement,) = [s for s in migration.statements if "function public.get_model_recommendations(" in s]
-    return statement.replace("function public.get_model_recommendations(",
-                             "function pg_temp.previous_model_recommendations(")
-
-
 def differences(before: list[dict], after: list[dict]) -> tuple[bool, float]:
     """(equal, largest absolute difference of a float column)."""
     if len(before) != len(after):
@@ -71,7 +62,8 @@ def main() -> None:
     if args.migrate:
         migrate.apply_migrations(url)
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
-        conn.execute(previous_definition(args.previous))
+        conn.execute(migrate.earlier_function(args.previous, "get_model_recommendations",
+                                              "previous_model_recommendations"))
         users = [row["user_id"] for row in conn.execute(
             "select distinct user_id::text from public.ratings order by 1").fetchall()]
         if args.sample:

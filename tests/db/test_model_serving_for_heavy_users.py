@@ -37,10 +37,7 @@ def forget_models(pg_url):
 
 def _previous_definition() -> str:
     """20261221000200's get_model_recommendations, created as pg_temp.previous_model_recommendations."""
-    (migration,) = [m for m in migrate.discover() if m.version == "20261221000200"]
-    (statement,) = [s for s in migration.statements if "function public.get_model_recommendations(" in s]
-    return statement.replace("function public.get_model_recommendations(",
-                             "function pg_temp.previous_model_recommendations(")
+    return migrate.earlier_function("20261221000200", "get_model_recommendations", "previous_model_recommendations")
 
 
 @pytest.fixture

@@ -81,6 +81,15 @@ def discover(directory: Traversable | Path | None = None) -> list[Migration]:
     return migrations
 
 
+def earlier_function(version: str, function: str, temporary_name: str) -> str:
+    """Migration `version`'s definition of `public.<function>`, renamed `pg_temp.<temporary_name>`: run on a
+    connection, it puts that earlier definition beside the current one for that session only, so the two can
+    be compared on the same rows."""
+    (migration,) = [m for m in discover() if m.version == version]
+    (statement,) = [s for s in migration.statements if f"function public.{function}(" in s]
+    return statement.replace(f"function public.{function}(", f"function pg_temp.{temporary_name}(")
+
+
 # -- splitting a file into statements, as the Supabase CLI does ------------------------------------------------
 # The CLI (pkg/parser) scans the text once, tracking whether it is inside a quoted string, a dollar-quoted body,
 # a comment, parentheses or a BEGIN ATOMIC body; a `;` outside all of them ends a statement. Each piece keeps
