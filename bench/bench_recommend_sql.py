@@ -11,7 +11,8 @@ bench_recommend_serving.py loaded and trained (`--data-dir`), without the handle
 
 Every user with ratings is asked once in a seeded random order after a warm-up pass over 50 of them, so two
 runs on the same data ask the same users in the same order. It prints p50/p95/p99 and the mean, and the
-same figures for the heaviest 5% of users (the ones with the most ratings, where the tail comes from).
+same figures for the heaviest 5% of users (the ones with the most ratings, where the tail comes from), and by
+band of rating count.
 With `--migrate` it applies the repository's migrations first (by default it leaves the schema as found, so
 a "before" figure measures the functions that were there).
 """
@@ -26,6 +27,9 @@ import random
 import statistics
 import time
 from pathlib import Path
+
+
+RATING_BANDS = ((1, 50), (50, 100), (100, 200), (200, 300), (300, 500), (500, 1000), (1000, 10**9))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -86,6 +90,11 @@ def main() -> None:
         "users": len(users), "every_user": summary(every),
         "heaviest_5_percent": summary([t for user in heaviest for t in timings[user]]),
         "heaviest_min_ratings": min(counts[user] for user in heaviest),
+        # Where the live sum's cost grows with the rating count: what the score cache's threshold is chosen from.
+        "by_rating_count": {
+            f"{low}-{high - 1}": summary([t for user in users if low <= counts[user] < high for t in timings[user]])
+            for low, high in RATING_BANDS if any(low <= counts[user] < high for user in users)
+        },
         "load_average_after": os.getloadavg(),
     }
     print(json.dumps(result, indent=1))

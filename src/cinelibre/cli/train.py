@@ -97,6 +97,12 @@ def register(app: typer.Typer) -> None:
             f"{report.user_count} users, {report.rating_count} ratings, {report.neighbour_count} neighbour rows, "
             f"{report.train_seconds:.1f} s"
         )
+        if "error" in report.score_cache:
+            typer.echo(f"the heavy users' score cache was not refreshed ({report.score_cache['error']}); their lists "
+                       "are summed live until `cinelibre train` runs again", err=True)
+        elif report.score_cache:
+            typer.echo(f"score cache: {report.score_cache['refreshed']} of {report.score_cache['heavy_users']} heavy "
+                       f"users summed for the new version in {report.score_cache['seconds']:.1f} s")
         metrics = {key: value for key, value in report.metrics.items() if "@" in key or key == "rmse"}
         if metrics:
             typer.echo("validation: " + ", ".join(f"{key} {value:.4f}" for key, value in metrics.items()))

@@ -400,3 +400,12 @@ class Database(Protocol):
         what the user liked, at least `min_similarity` (cosine) close, never one they rated and one entry per
         title, at most 20; the same columns as `get_content_recommendations`. Empty when no model is active."""
         ...
+
+    # -- serving latency for heavy users: the per-user score cache (session 5, issue 9) -------------------
+    def refresh_user_model_scores(self, *, after_user_id: str | None = None, max_users: int = 20) -> Row:
+        """Sum the cached score vectors of heavy users (model_score_cache_min_ratings() ratings or more) that are
+        missing or of another version, for the active model: at most `max_users` (at most 200) users after
+        `after_user_id` in user id order, in one transaction. Row: model_version (None when no model is
+        active), refreshed (rows summed), heavy_users (users visited), next_user_id (pass it back to go on;
+        None when every heavy user was visited)."""
+        ...

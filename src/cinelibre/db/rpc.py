@@ -445,6 +445,12 @@ class RpcDatabase:
             "min_rating": min_rating, "min_similarity": min_similarity,
         })
 
+    # -- serving latency for heavy users: the per-user score cache (session 5, issue 9) -------------------
+    def refresh_user_model_scores(self, *, after_user_id: str | None = None, max_users: int = 20) -> Row:
+        return self._rpc.rows(
+            "refresh_user_model_scores", {"after_user_id": after_user_id, "max_users": max_users}
+        )[0]
+
 
 def _title_key_rows(item_type: ItemType, rows: Sequence[Row]) -> list[Row]:
     """The phonetic title and people keys of upserted rows (issue 12): computed here, on the one path every ingest

@@ -44,6 +44,9 @@ DEFAULT_MEMORY_BYTES = 4 * 1024**3
 READ_PAGE_SIZE = 50_000
 WRITE_BATCH_SIZE = 20_000
 RELEVANT_RATING = 4.0
+# Heavy users whose cached score vectors one refresh call sums (one transaction): small, because a rating write
+# of a user in the batch waits for it.
+SCORE_CACHE_BATCH_USERS = 20
 
 
 class TrainingError(CineLibreError):
@@ -115,6 +118,8 @@ class TrainingReport:
     peak_memory_bytes: int | None
     metrics: dict[str, Any] = field(default_factory=dict)
     neighbour_count: int = 0
+    # The heavy users' cached scores summed for the new version (refresh_score_cache's figures, or its error).
+    score_cache: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,11 +429,50 @@ def train_and_publish(
         except Exception:  # the original failure matters more than the bookkeeping one
             logger.exception("could not mark the model version failed", extra={"model_version": version})
         raise
+    score_cache = _refresh_after_activation(database, progress=progress)
     report = TrainingReport(
         model_version=version, algorithm=model.algorithm, item_count=ratings.item_count,
         rating_count=len(ratings.values), user_count=ratings.user_count, train_seconds=round(train_seconds, 3),
         peak_memory_bytes=peak, metrics=metrics, neighbour_count=int(activated["neighbour_count"]),
+        score_cache=score_cache,
     )
     logger.info("model published", extra={"model_version": version, "algorithm": model.algorithm,
                                           "fit_seconds": round(fit_seconds, 3), **metrics})
     return report
+
+
+def refresh_score_cache(
+    database: Database, *, batch_users: int = SCORE_CACHE_BATCH_USERS, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Sum the heavy users' cached score vectors for the active model version (issue 9, session 5), in batches
+    of `batch_users`, each its own transaction: an interrupted run keeps what it summed, and running it again
+    goes on with the rest. Until a user's row is summed their list is summed live, so this changes latency,
+    never a list. Returns model_version, heavy_users, refreshed and seconds."""
+    started = time.perf_counter()
+    after: str | None = None
+    heavy = refreshed = 0
+    version = None
+    while True:
+        batch = database.refresh_user_model_scores(after_user_id=after, max_users=batch_users)
+        version = batch["model_version"]
+        heavy += int(batch["heavy_users"])
+        refreshed += int(batch["refreshed"])
+        if progress:
+            progress("score cache", heavy, 0)
+        after = batch["next_user_id"]
+        if after is None:
+            break
+    return {"model_version": version, "heavy_users": heavy, "refreshed": refreshed,
+            "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _refresh_after_activation(database: Database, *, progress: Progress | None) -> dict[str, Any]:
+    """The new version serves already; a failed refresh leaves its heavy users on the live sum (slower, the
+    same lists), so it is logged and reported, not raised."""
+    try:
+        figures = refresh_score_cache(database, progress=progress)
+    except Exception as exc:
+        logger.exception("the score cache refresh failed; heavy users are summed live until the next refresh")
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    logger.info("score cache refreshed", extra=figures)
+    return figures
