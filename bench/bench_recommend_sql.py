@@ -28,7 +28,6 @@ import statistics
 import time
 from pathlib import Path
 
-
 RATING_BANDS = ((1, 50), (50, 100), (100, 200), (200, 300), (300, 500), (500, 1000), (1000, 10**9))
 
 
