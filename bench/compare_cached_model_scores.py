@@ -137,9 +137,9 @@ def main() -> None:
                                              "where user_id = %s", (user,)).fetchone()
                     cached = dict(zip(rows[user]["item_ids"], rows[user]["scores"], strict=True))
                     summed = dict(zip(fresh["item_ids"], fresh["scores"], strict=True))
-                    # Residues of cancelled contributions (|s| <= 1e-12) are dropped from the cache only.
-                    keys = {k for k, v in cached.items() if abs(v) > 1e-9} | {k for k, v in summed.items() if abs(v) > 1e-9}
-                    gap = max((abs(cached.get(k, 0.0) - summed.get(k, 0.0)) for k in keys), default=0.0)
+                    # An item missing on one side counts as 0 (the cache drops residues of cancelled contributions).
+                    gap = max((abs(cached.get(k, 0.0) - summed.get(k, 0.0)) for k in cached.keys() | summed.keys()),
+                              default=0.0)
                     vector_gap = max(vector_gap, gap)
                     if gap > 1e-9:
                         vector_mismatch.append(user)

@@ -250,5 +250,6 @@ def test_every_rating_counts_however_old_and_no_rated_title_is_offered(db, catal
     # The same answer from the user's cached scores (2,001 ratings: past the cache's threshold).
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("select * from public.refresh_user_model_scores()")
-        assert conn.execute("select count(*) from public.user_model_scores where user_id = %s", (user,)).fetchone() == (1,)
+        cached = conn.execute("select count(*) from public.user_model_scores where user_id = %s", (user,)).fetchone()
+        assert cached == (1,)
     assert served() == rows
