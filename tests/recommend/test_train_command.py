@@ -63,3 +63,18 @@ def test_the_scheduled_event_trains_and_publishes(settings, db, forget_models, l
     assert published["status"] == "published" and published["algorithm"] == "ease"
     assert published["model_version"] == get_database(settings).get_active_recommender_model()["version"]
     assert published["rating_count"] == len(ratings)
+
+
+def test_refresh_scores_reports_what_it_summed(cli, settings, db, forget_models):
+    # Issue 9, session 5. The planted world's users are light (no row to sum): the heavy users' rows themselves are
+    # tested in tests/db/test_model_score_cache.py.
+    result = CliRunner().invoke(cli, ["refresh-scores"])
+    assert result.exit_code == 0, result.output
+    assert "no model is active: nothing to refresh" in result.output
+    items, users, ratings = planted_groups_world(db)
+    rate_all(db, ratings)
+    trained = CliRunner().invoke(cli, ["train", "--no-validate"])
+    assert "score cache: 0 of 0 heavy users summed for the new version" in trained.output
+    result = CliRunner().invoke(cli, ["refresh-scores", "--batch", "5"])
+    active = db.get_active_recommender_model()
+    assert f"model version {active['version']}: 0 of 0 heavy users' scores summed" in result.output

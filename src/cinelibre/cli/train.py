@@ -106,3 +106,30 @@ def register(app: typer.Typer) -> None:
         metrics = {key: value for key, value in report.metrics.items() if "@" in key or key == "rmse"}
         if metrics:
             typer.echo("validation: " + ", ".join(f"{key} {value:.4f}" for key, value in metrics.items()))
+
+    @app.command("refresh-scores")
+    def refresh_scores(
+        batch_users: Annotated[
+            int, typer.Option("--batch", min=1, max=200, help="Heavy users summed per transaction.")
+        ] = 20,
+    ) -> None:
+        """Sum the heavy users' cached scores for the active model version (issue 9): `cinelibre train` does it
+        after every activation; run this when that step failed. Lists are right either way (a user without a
+        current row is summed live); this only makes heavy users fast again."""
+        from cinelibre.db import get_database
+        from cinelibre.recommend.training import refresh_score_cache
+        from cinelibre.settings import get_settings
+
+        progress = StepProgress(units={"score cache": "user"})
+        try:
+            figures = refresh_score_cache(get_database(get_settings()), batch_users=batch_users, progress=progress)
+        except CineLibreError as exc:
+            typer.echo(f"refresh failed: {exc.message}", err=True)
+            raise typer.Exit(code=1) from None
+        finally:
+            progress.close()
+        if figures["model_version"] is None:
+            typer.echo("no model is active: nothing to refresh")
+            return
+        typer.echo(f"model version {figures['model_version']}: {figures['refreshed']} of {figures['heavy_users']} "
+                   f"heavy users' scores summed in {figures['seconds']:.1f} s")
