@@ -53,6 +53,8 @@ def main() -> None:
     parser.add_argument("--refresh", action="store_true", help="also time a full refresh of the cached rows")
     args = parser.parse_args()
 
+    # The handler's CloudWatch metrics (EMF lines on stdout) would bury the figures.
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     import psycopg
     from psycopg.conninfo import make_conninfo
 
@@ -65,7 +67,6 @@ def main() -> None:
     from cinelibre.settings import get_settings
 
     logger.setLevel("WARNING")
-    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"load average {os.getloadavg()}", flush=True)
     server = embedded.start(args.data_dir)
