@@ -5,7 +5,7 @@ cache ("before") and one with it ("after") on the same data.
 
     /work/wt/benchlock .venv/bin/python bench/bench_score_cache_writes.py --data-dir DIR [--refresh]
 
-For the heaviest user and a light one (the user at the 25th percentile of rating counts), `--rounds` times each,
+For the heaviest user and a light one (a quarter of the way up from the lightest), `--rounds` times each,
 interleaved: POST /ratings changing one of their ratings across the liked/disliked line (so every score moves),
 POST /ratings of an item they have not rated (201), and DELETE /ratings/{id} of that new rating; the user's
 ratings end as they began. p50/p95 per user and kind. With `--refresh` (a copy that has the cache): delete every
