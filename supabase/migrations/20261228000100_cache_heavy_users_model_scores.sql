@@ -226,6 +226,22 @@ create trigger ratings_track_model_scores_delete
   after delete on public.ratings referencing old table as old_ratings
   for each statement execute function public.track_user_model_scores();
 
+-- TRUNCATE fires no row or statement trigger above: it forgets every cached vector instead (summed live until
+-- the next refresh).
+create function public.forget_user_model_scores() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  delete from public.user_model_scores;
+  return null;
+end;
+$$;
+revoke execute on function public.forget_user_model_scores() from public, anon, authenticated;
+create trigger ratings_truncate_forgets_model_scores
+  after truncate on public.ratings
+  for each statement execute function public.forget_user_model_scores();
+
 -- Deleting an item cascades to its ratings and to its neighbour list in an order of PostgreSQL's choosing; if
 -- the list went first, the ratings trigger could no longer subtract the item's contribution. Its ratings are
 -- deleted first, while the list is still there.

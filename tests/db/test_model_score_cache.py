@@ -209,9 +209,12 @@ def test_the_cache_follows_every_kind_of_rating_write(db, pg_url, model):
         conn.execute("delete from public.movies where item_id = any(%s)", ([row[0] for row in liked_sources],))
         assert_cache_is_current(conn, heavy, model["version"])
 
-        # Erasing the account takes the row with it.
+        # Erasing the account takes the row with it; emptying the ratings table forgets every row.
         assert db.delete_user(user_id=heavy)
         assert cached_row(conn, heavy) is None
+        assert cached_row(conn, other_heavy) is not None
+        conn.execute("truncate public.ratings")
+        assert cached_row(conn, other_heavy) is None
 
 
 def test_concurrent_writers_and_a_refresh_lose_nothing(db, pg_url, model):
