@@ -22,8 +22,10 @@ create table public.user_model_scores (
   user_id       uuid primary key references public.users (id) on delete cascade,
   -- The version the vector was summed for; a row of another version is ignored until refreshed.
   model_version bigint not null references public.recommender_models (version) on delete cascade,
-  -- Every item with a non-zero score (negative sums kept: later ratings can lift them), by descending score
-  -- then item id; scores[k] belongs to item_ids[k].
+  -- Every item with a non-zero score (negative sums kept: later ratings can lift them); scores[k] belongs to
+  -- item_ids[k]. In no particular order: both arrays come from one aggregate pass, so they stay aligned, and
+  -- sorting them on every rating write cost a heavy Zipf user's write a third of its time (reads take a top-N
+  -- anyway).
   item_ids      bigint[] not null,
   scores        double precision[] not null check (cardinality(scores) = cardinality(item_ids)),
   summed_at     timestamptz not null default now(),
@@ -63,8 +65,8 @@ set search_path = ''
 as $$
   insert into public.user_model_scores as s (user_id, model_version, item_ids, scores)
   select target_user_id, model.version,
-         coalesce(array_agg(t.item_id order by t.score desc, t.item_id), '{}'),
-         coalesce(array_agg(t.score order by t.score desc, t.item_id), '{}')
+         coalesce(array_agg(t.item_id), '{}'),
+         coalesce(array_agg(t.score), '{}')
   from (
     select x.neighbour_id as item_id, sum(x.signal * x.weight) as score
     from (
@@ -115,8 +117,8 @@ begin
     if cached_version = model.version then
       update public.user_model_scores s
          set (item_ids, scores) = (
-               select coalesce(array_agg(m.item_id order by m.score desc, m.item_id), '{}'),
-                      coalesce(array_agg(m.score order by m.score desc, m.item_id), '{}')
+               select coalesce(array_agg(m.item_id), '{}'),
+                      coalesce(array_agg(m.score), '{}')
                from (
                  select e.item_id, sum(e.score) as score
                  from (
