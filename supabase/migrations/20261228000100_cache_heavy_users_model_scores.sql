@@ -90,8 +90,8 @@ as $$
         summed_at = now(), updated_at = now();
 $$;
 
--- The rating trigger's work. `changes` holds, per (user, item) the statement touched, new signal - old signal
--- under the active model.
+-- The rating trigger's work: changed_users[k], changed_items[k] and signal_deltas[k] are a (user, item) the
+-- statement touched and its new signal - old signal under the active model.
 create function public.apply_model_score_changes(
   model public.recommender_models, changed_users uuid[], changed_items bigint[], signal_deltas double precision[],
   inserted boolean
