@@ -26,7 +26,8 @@ NAME = "cinelibre-search"
 DEFAULT_THRESHOLD = 0.3
 
 
-def get_query_embedder(settings: SettingsDep) -> QueryEmbedder:
+async def get_query_embedder(settings: SettingsDep) -> QueryEmbedder:
+    # Loaded when the app is made (create_app); here only looked up, so no worker thread is needed.
     return get_embedder(settings)
 
 
