@@ -9,7 +9,6 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from cinelibre.auth.ratelimit import Action, RateLimiter
 from cinelibre.auth.tokens import AccessClaims, TokenService
 from cinelibre.db import built_database, get_database
 from cinelibre.db.port import Database
@@ -90,15 +89,6 @@ def get_access_claims(
 
 def get_current_user_id(claims: Annotated[AccessClaims, Depends(get_access_claims)]) -> str:
     return claims.user_id
-
-
-def limit_search_per_ip(
-    database: Annotated[Database, Depends(get_db)],
-    settings: Annotated[Settings, Depends(get_app_settings)],
-    ip: Annotated[str | None, Depends(get_client_ip)],
-) -> None:
-    """A route dependency: 429 once a client has used its share of searches (shared by every instance)."""
-    RateLimiter(database, settings).check(Action.SEARCH, ip=ip)
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
