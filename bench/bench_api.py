@@ -323,7 +323,7 @@ def bulk_load_catalog(url: str, movies: list[dict], books: list[dict]) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         indexes = conn.execute(
             "select indexname, indexdef from pg_indexes where schemaname = 'public' "
-            "and tablename in ('movies', 'books') "
+            "and tablename in ('movies', 'books', 'movie_search', 'book_search') "
             "and indexname not in (select conname from pg_constraint)"
         ).fetchall()
         for name, _ in indexes:
@@ -340,7 +340,7 @@ def bulk_load_catalog(url: str, movies: list[dict], books: list[dict]) -> None:
                 columns = (
                     "item_id, tmdb_id, title, original_title, overview, release_date, release_year, "
                     "original_language, genres, director, cast_members, crew, runtime, popularity, vote_average, "
-                    "vote_count, poster_url, content_hash, title_keys, people_keys"
+                    "vote_count, poster_url, content_hash"
                 )
                 values = [
                     (
@@ -355,8 +355,7 @@ def bulk_load_catalog(url: str, movies: list[dict], books: list[dict]) -> None:
             else:
                 columns = (
                     "item_id, google_id, title, subtitle, authors, description, categories, published_date, "
-                    "language, page_count, thumbnail_url, average_rating, ratings_count, content_hash, title_keys, "
-                    "people_keys"
+                    "language, page_count, thumbnail_url, average_rating, ratings_count, content_hash"
                 )
                 values = [
                     (
@@ -369,13 +368,19 @@ def bulk_load_catalog(url: str, movies: list[dict], books: list[dict]) -> None:
                 ]
             table = f"public.{kind}s"
             conn.execute(f"create temp table staged as select {columns} from {table} with no data")
-            with conn.cursor() as cur, cur.copy(f"copy staged ({columns}) from stdin") as copy:
+            # The keys live in the side table (migration 20261229000100), which the insert's trigger fills.
+            conn.execute("alter table staged add column title_keys text, add column people_keys text")
+            with conn.cursor() as cur, cur.copy(f"copy staged ({columns}, title_keys, people_keys) from stdin") as copy:
                 for value in values:
                     copy.write_row(value)
             conn.execute(
                 f"insert into {table} ({columns}, embedding) "
                 f"select {columns.replace('item_id,', 's.item_id,', 1)}, {random_vector}::extensions.vector(384) "
                 "from staged s"
+            )
+            conn.execute(
+                f"update public.{kind}_search k set title_keys = s.title_keys, people_keys = s.people_keys "
+                "from staged s where k.item_id = s.item_id"
             )
             conn.execute("drop table staged")
             print(f"loaded {len(rows)} {kind}s", file=sys.stderr, flush=True)
@@ -385,7 +390,7 @@ def bulk_load_catalog(url: str, movies: list[dict], books: list[dict]) -> None:
             started = time.perf_counter()
             conn.execute(definition)
             print(f"built {name} in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-        conn.execute("analyze public.items, public.movies, public.books")
+        conn.execute("analyze public.items, public.movies, public.books, public.movie_search, public.book_search")
 
 
 def load_ratings(url: str, ratings: int, users: int, rng: random.Random) -> list[str]:

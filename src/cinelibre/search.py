@@ -13,8 +13,8 @@ functions that do not search never load the model by importing it.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -167,7 +167,11 @@ class SemanticSearch:
         limit: int = 10,
         threshold: float = 0.3,
         filters: SearchFilters | None = None,
+        admit: Callable[[], None] | None = None,
     ) -> SearchOutcome:
+        """`admit`, if given, decides whether this search may use the database (the per-IP rate limit): it runs
+        beside the embedding of the query, and raises to refuse. Nothing is sent to the database for the
+        search before it returns; a refused search costs its embedding and nothing else."""
         if len(query) > MAX_QUERY_LENGTH:
             raise ValidationError(f"q must be at most {MAX_QUERY_LENGTH} characters", details={"field": "q"})
         text = clean_query(query)
@@ -188,11 +192,17 @@ class SemanticSearch:
         # Sounded only without Latin letters: an English title typed phonetically in an Indian script. A Latin
         # query is its own spelling, which the key already matches.
         query_sound = (sound_key(text) or None) if "latin" not in scripts(text) else None
+        # The admission check (a database round trip) runs while the model embeds the query, not before it
+        # (issue 12, session 5); the lexical rankings wait for it on their own thread.
+        admission = _TITLE_LOOKUPS.submit(admit) if admit is not None else None
         lexical_lookup = _TITLE_LOOKUPS.submit(
-            self._lexical_rows, text, (query_key, query_sound, spoken_key(text)), kinds, lexical_count, filters
+            self._lexical_rows, text, (query_key, query_sound, spoken_key(text)), kinds, lexical_count, filters,
+            admission,
         )
         query_embedding = self._embedder.embed_query(text)
         embedded = time.perf_counter()
+        if admission is not None:
+            admission.result()  # raises if refused, before any search work reaches the database
 
         candidate_count = min(MAX_VECTOR_CANDIDATES, max(20, limit * self._candidates_per_result))
         # Threshold 0 in SQL: candidates under the threshold still lend a lexical match their similarity;
@@ -280,8 +290,10 @@ class SemanticSearch:
 
     def _lexical_rows(
         self, text: str, query_keys: tuple[str, str | None, str | None], kinds: tuple[ItemType, ...], count: int,
-        filters: SearchFilters,
+        filters: SearchFilters, admission: Future[None] | None,
     ) -> list[Row]:
+        if admission is not None:
+            admission.result()
         query_key, query_sound, query_spoken_key = query_keys
         return self._database.search_lexical(
             query=text, query_key=query_key, item_type=_item_type(kinds), count=count, language=filters.language,

@@ -38,8 +38,8 @@ def _lexical(db, query: str, **filters) -> list[dict]:
 
 def test_upserts_store_the_title_keys_of_every_script(db, catalog, pg_url):
     with psycopg.connect(pg_url) as conn:
-        keys = dict(conn.execute("select title, title_keys from public.movies").fetchall())
-        book_keys = conn.execute("select title_keys from public.books").fetchone()[0]
+        keys = dict(conn.execute("select title, title_keys from public.movie_search").fetchall())
+        book_keys = conn.execute("select title_keys from public.book_search").fetchone()[0]
     # The key of every spelling, then the sound (Double Metaphone) of the title written in Latin letters.
     assert keys["Drishyam"] == "trisyam / trsm"
     assert keys["Kaithi"] == "kaiti / kt"
@@ -52,8 +52,8 @@ def test_upserts_store_the_people_keys_with_and_without_spaces(db, catalog, pg_u
               cast_members=[{"name": "Kamal Haasan", "character": "Velu Naicker"}]),
     ])
     with psycopg.connect(pg_url) as conn:
-        keys = dict(conn.execute("select title, people_keys from public.movies").fetchall())
-        book_keys = conn.execute("select people_keys from public.books").fetchone()[0]
+        keys = dict(conn.execute("select title, people_keys from public.movie_search").fetchall())
+        book_keys = conn.execute("select people_keys from public.book_search").fetchone()[0]
     assert keys["Nayakan"] == "mani ratnam / maniratnam / kamal hasan / kamalhasan"
     assert keys["Drishyam"] == "sit sosep / sitsosep / mohanlal"  # j/s, th/t, final u: as titles are keyed
     assert book_keys == "prensant"

@@ -25,8 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 def _keys(pg_url: str) -> dict[str, tuple]:
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute(
-            "select title, title_keys, people_keys, search_keys_version from public.movies "
-            "union all select title, title_keys, people_keys, search_keys_version from public.books"
+            "select title, title_keys, people_keys, search_keys_version from public.movie_search "
+            "union all select title, title_keys, people_keys, search_keys_version from public.book_search"
         ).fetchall()
     return {title: (title_keys, people, version) for title, title_keys, people, version in rows}
 
@@ -49,7 +49,7 @@ def deployed_catalog(db, pg_url):
     ])
     expected = _keys(pg_url)
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        for table in ("movies", "books"):
+        for table in ("movie_search", "book_search"):
             conn.execute(f"update public.{table} set title_keys = null, people_keys = null, search_keys_version = null")
     return movies, expected
 
@@ -88,7 +88,7 @@ def test_an_interrupted_backfill_goes_on_where_it_stopped(db, pg_url, deployed_c
 def test_keys_of_an_older_version_are_remade_and_newer_ones_left(db, pg_url, deployed_catalog):
     backfill_search_keys(db)
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("update public.movies set title_keys = 'made by version 1', search_keys_version = 1 "
+        conn.execute("update public.movie_search set title_keys = 'made by version 1', search_keys_version = 1 "
                      "where title = 'Kaithi'")
     assert count_stale(db)["movie"]["stale"] == 1
     progress = backfill_search_keys(db)

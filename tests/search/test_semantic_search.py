@@ -125,3 +125,44 @@ def test_bad_arguments_are_refused_with_the_field(search, arguments, field):
     with pytest.raises(ValidationError) as raised:
         search.search(query, **arguments)
     assert raised.value.details == {"field": field}
+
+
+class _CallLog:
+    """The real database, with the names of the calls made through it."""
+
+    def __init__(self, database):
+        self.database = database
+        self.calls: list[str] = []
+
+    def __getattr__(self, name):
+        method = getattr(self.database, name)
+
+        def recorded(*args, **kwargs):
+            self.calls.append(name)
+            return method(*args, **kwargs)
+
+        return recorded
+
+
+def test_a_refused_search_sends_no_search_to_the_database(db, embedder, search_catalog):
+    """The admission check (the per-IP limit) runs beside the embedding; a refusal stops the search before it
+    reaches the database, and an admitted search runs after the check."""
+    from cinelibre.errors import RateLimitedError
+
+    log = _CallLog(db)
+    refusals = 0
+
+    def refuse() -> None:
+        nonlocal refusals
+        refusals += 1
+        raise RateLimitedError("too many searches", retry_after_s=5)
+
+    with pytest.raises(RateLimitedError):
+        SemanticSearch(log, embedder).search("Bahubali", limit=5, admit=refuse)
+    assert refusals == 1 and log.calls == []
+
+    order: list[str] = []
+    log.calls = order
+    outcome = SemanticSearch(log, embedder).search("Bahubali", limit=5, admit=lambda: order.append("admit"))
+    assert titles(outcome)[0].startswith("Baahubali")
+    assert order[0] == "admit" and sorted(order[1:]) == ["match_items", "search_lexical"]

@@ -6,11 +6,11 @@ import ipaddress
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from cinelibre.auth.ratelimit import Action, RateLimiter
 from cinelibre.auth.tokens import AccessClaims, TokenService
-from cinelibre.db import get_database
+from cinelibre.db import built_database, get_database
 from cinelibre.db.port import Database
 from cinelibre.errors import AuthenticationError
 from cinelibre.settings import Settings
@@ -18,13 +18,18 @@ from cinelibre.settings import Settings
 _bearer = HTTPBearer(auto_error=False, description="The access token from POST /auth/login")
 
 
-def get_app_settings(request: Request) -> Settings:
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency on a worker thread, one
+# hop per dependency per request, and under Mangum each invocation starts its worker threads afresh
+# (issue 12, session 5: most of the handler's time outside the search itself).
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_db(settings: Annotated[Settings, Depends(get_app_settings)]) -> Database:
-    # Cached per container (per settings): warm invocations reuse the client and its connection.
-    return get_database(settings)
+async def get_db(settings: Annotated[Settings, Depends(get_app_settings)]) -> Database:
+    # Cached per container (per settings): warm invocations reuse the client and its connection. Building it
+    # may start and migrate the embedded server (development), so the first call runs on a worker thread.
+    database = built_database(settings)
+    return database if database is not None else await run_in_threadpool(get_database, settings)
 
 
 def get_token_service(request: Request) -> TokenService:
@@ -46,7 +51,7 @@ def client_ip(request: Request, trusted_proxy_hops: int) -> str | None:
     return request.client.host if request.client else None
 
 
-def get_client_ip(request: Request, settings: Annotated[Settings, Depends(get_app_settings)]) -> str | None:
+async def get_client_ip(request: Request, settings: Annotated[Settings, Depends(get_app_settings)]) -> str | None:
     return client_ip(request, settings.trusted_proxy_hops)
 
 
@@ -84,15 +89,6 @@ def get_access_claims(
 
 def get_current_user_id(claims: Annotated[AccessClaims, Depends(get_access_claims)]) -> str:
     return claims.user_id
-
-
-def limit_search_per_ip(
-    database: Annotated[Database, Depends(get_db)],
-    settings: Annotated[Settings, Depends(get_app_settings)],
-    ip: Annotated[str | None, Depends(get_client_ip)],
-) -> None:
-    """A route dependency: 429 once a client has used its share of searches (shared by every instance)."""
-    RateLimiter(database, settings).check(Action.SEARCH, ip=ip)
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

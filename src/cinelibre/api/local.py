@@ -11,7 +11,8 @@ from fastapi.staticfiles import StaticFiles
 
 from cinelibre.api import auth, catalog, recommend, search
 from cinelibre.api.app import build_app, readiness_response
-from cinelibre.api.dependencies import SettingsDep, get_db
+from cinelibre.api.dependencies import SettingsDep
+from cinelibre.db import get_database
 from cinelibre.settings import SOURCE_ROOT, Settings, get_settings
 
 NAME = "cinelibre"
@@ -57,7 +58,7 @@ def create_local_app(settings: Settings | None = None, *, web_dir: Path | None =
         if web_root is not None and _wants_html(request):
             # Served without touching the database, so a stopped database still gets a page that says so.
             return FileResponse(web_root / "index.html", headers=_PAGE_HEADERS)
-        database = get_db(settings)
+        database = get_database(settings)
         return readiness_response(
             NAME, {"database": database.health, "model": lambda: search.model_readiness(settings)}
         )

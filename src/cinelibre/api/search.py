@@ -14,8 +14,9 @@ from cinelibre import snapstart
 from cinelibre.api import catalog, compat
 from cinelibre.api.app import build_app, readiness_response
 from cinelibre.api.catalog import Category, Genre, Language, YearFrom, YearTo
-from cinelibre.api.dependencies import DatabaseDep, SettingsDep, limit_search_per_ip
+from cinelibre.api.dependencies import ClientIp, DatabaseDep, SettingsDep
 from cinelibre.api.schemas import ERROR_RESPONSES, ItemTypeName, ItemTypeQuery
+from cinelibre.auth.ratelimit import Action, RateLimiter
 from cinelibre.embedding import get_embedder
 from cinelibre.errors import ModelUnavailableError
 from cinelibre.observability import logger, metrics
@@ -26,7 +27,8 @@ NAME = "cinelibre-search"
 DEFAULT_THRESHOLD = 0.3
 
 
-def get_query_embedder(settings: SettingsDep) -> QueryEmbedder:
+async def get_query_embedder(settings: SettingsDep) -> QueryEmbedder:
+    # Loaded when the app is made (create_app); here only looked up, so no worker thread is needed.
     return get_embedder(settings)
 
 
@@ -69,9 +71,9 @@ class SearchResponse(compat.SearchSourceAlias):
     results: list[SearchResult]
 
 
-router = APIRouter(
-    prefix="/search", tags=["search"], responses=ERROR_RESPONSES, dependencies=[Depends(limit_search_per_ip)]
-)
+# The per-IP search limit (429, shared by every instance) is checked by the route itself, beside the embedding of
+# the query (SemanticSearch.search's `admit`), not as a route dependency before it (issue 12, session 5).
+router = APIRouter(prefix="/search", tags=["search"], responses=ERROR_RESPONSES)
 
 
 @router.get("/semantic", response_model=SearchResponse, response_description=catalog.BOOK_STRINGS)
@@ -79,6 +81,7 @@ def semantic_search(
     database: DatabaseDep,
     embedder: EmbedderDep,
     settings: SettingsDep,
+    ip: ClientIp,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH, description="What to look for")],
     item_type: compat.ItemTypeFilter = "all",
     limit: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 10,
@@ -97,8 +100,10 @@ def semantic_search(
     filters = SearchFilters(
         language=language, genre=genre, category=category, year_from=year_from, year_to=year_to
     )
+    limiter = RateLimiter(database, settings)
     outcome = SemanticSearch(database, embedder).search(
-        q, item_type=item_type, limit=limit, threshold=threshold, filters=filters
+        q, item_type=item_type, limit=limit, threshold=threshold, filters=filters,
+        admit=lambda: limiter.check(Action.SEARCH, ip=ip),
     )
     metrics.add_metric(name="Searches", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="EmbeddingTime", unit=MetricUnit.Milliseconds, value=outcome.embedding_ms)

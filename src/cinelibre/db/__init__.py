@@ -68,6 +68,12 @@ def get_database(settings: Settings) -> Database:
         return database
 
 
+def built_database(settings: Settings) -> Database | None:
+    """The client `get_database` made for these settings, or None: never builds one, so never blocks."""
+    with _lock:
+        return _databases.get(settings)
+
+
 def close_databases() -> None:
     """Close every client `get_database` made (their pools hold server connections) and forget them."""
     with _lock:
