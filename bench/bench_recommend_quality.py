@@ -280,7 +280,11 @@ class SlotVariant:
         return cls(int(parts[0]), float(parts[1]), int(parts[2]) - 1 if len(parts) > 2 else None)
 
 
-DEPLOYED_SLOT = SlotVariant(1, 0.5)
+def deployed_slot() -> SlotVariant:
+    """The slot as `service.personalized` serves it (the hybrid's defaults)."""
+    from cinelibre.recommend.hybrid import NEW_ITEM_SIMILARITY, NEW_ITEM_SLOTS
+
+    return SlotVariant(NEW_ITEM_SLOTS, NEW_ITEM_SIMILARITY)
 
 
 def compose(base: list, candidates: list, k: int, variant: SlotVariant) -> list:
@@ -301,6 +305,7 @@ def slot_variant_lists(database_url: str, result, k: int, variants: list[SlotVar
     with the slot off (`Hybrid(new_item_slots=0)`, the served code), and the user's nearest unknown titles
     (`ContentBased.new_items`, the served SQL) put in as `compose` says. Also how many users' composed
     deployed setting differs from the list actually served (0 when `compose` mirrors the hybrid)."""
+    deployed_variant = deployed_slot()
     from cinelibre.db.postgres import PostgresDatabase
     from cinelibre.recommend.base import MODEL_METHODS
     from cinelibre.recommend.hybrid import Hybrid
@@ -324,7 +329,7 @@ def slot_variant_lists(database_url: str, result, k: int, variants: list[SlotVar
                     file_item[item.item_id] for item in compose(base.recommendations, candidates, k, variant)
                 ]
             deployed = [file_item[item.item_id] for item in compose(base.recommendations, candidates, k,
-                                                                     DEPLOYED_SLOT)]
+                                                                     deployed_variant)]
             mismatched += deployed != entry.file_item_ids
     finally:
         database.close()

@@ -76,8 +76,10 @@ def test_the_new_release_slot_reaches_users_only_when_the_catalog_is_embedded(pg
     cache = EmbeddingCache(tmp_path / "vectors.npz")
     steps = []
 
+    # With the slot on (served with it off since session 5: `evaluate --new-item-slots 1` measures it).
     embedded = evaluate_served(fresh_database(pg_url, "evaluate_embedded"), train, test, items=catalog, k=5,
-                               embedder=counting, embedding_cache=cache, progress=lambda *s: steps.append(s))
+                               embedder=counting, embedding_cache=cache, progress=lambda *s: steps.append(s),
+                               new_item_slots=1, new_item_similarity=0.5)
 
     assert embedded.embedding is not None
     assert (embedded.embedding.embedded, embedded.embedding.from_cache) == (26, 0)
@@ -110,14 +112,22 @@ def test_the_new_release_slot_reaches_users_only_when_the_catalog_is_embedded(pg
     # A second run reads every vector from the cache file and serves the same lists.
     again = CountingEmbedder(embedder)
     cached = evaluate_served(fresh_database(pg_url, "evaluate_cached"), train, test, items=catalog, k=5,
-                             embedder=again, embedding_cache=EmbeddingCache(tmp_path / "vectors.npz"))
+                             embedder=again, embedding_cache=EmbeddingCache(tmp_path / "vectors.npz"),
+                             new_item_slots=1)
     assert again.texts == []
     assert (cached.embedding.embedded, cached.embedding.from_cache) == (0, 26)
     assert [entry.file_item_ids for entry in cached.lists] == [entry.file_item_ids for entry in embedded.lists]
 
-    # Without embeddings the model's list is all there is: the new releases reach nobody, and the held-out
+    # As served (the slot off by default), the model's lists stay whole.
+    default = evaluate_served(fresh_database(pg_url, "evaluate_default"), train, test, items=catalog, k=5,
+                              embedder=embedder, embedding_cache=EmbeddingCache(tmp_path / "vectors.npz"))
+    assert all(item["method"] == default.training.algorithm for entry in default.lists for item in entry.items)
+    assert not any(item.endswith("-new") for entry in default.lists for item in entry.file_item_ids)
+
+    # Without embeddings the slot has nothing to work with: the new releases reach nobody, and the held-out
     # ratings of 5 they had are missed.
-    plain = evaluate_served(fresh_database(pg_url, "evaluate_plain"), train, test, items=catalog, k=5)
+    plain = evaluate_served(fresh_database(pg_url, "evaluate_plain"), train, test, items=catalog, k=5,
+                            new_item_slots=1)
     assert plain.embedding is None
     assert not any(item.endswith("-new") for entry in plain.lists for item in entry.file_item_ids)
     assert embedded.served.recall > plain.served.recall

@@ -103,6 +103,15 @@ EmbeddingCacheOption = Annotated[Path | None, typer.Option(
     "--embedding-cache", dir_okay=False,
     help="Reuse item vectors from this file (keyed by model and text) and add the new ones to it.",
 )]
+NewItemSlotsOption = Annotated[int | None, typer.Option(
+    "--new-item-slots", min=0, max=33,
+    help="Measure the list with this many last places kept for titles the model does not know (served: "
+    "recommend.hybrid.NEW_ITEM_SLOTS).",
+)]
+NewItemSimilarityOption = Annotated[float | None, typer.Option(
+    "--new-item-similarity", min=-1.0, max=1.0,
+    help="...and the cosine such a title needs to the user's liked titles (served: NEW_ITEM_SIMILARITY).",
+)]
 
 
 def evaluate(
@@ -116,6 +125,8 @@ def evaluate(
     split_only: SplitOnlyOption = False,
     no_embeddings: NoEmbeddingsOption = False,
     embedding_cache: EmbeddingCacheOption = None,
+    new_item_slots: NewItemSlotsOption = None,
+    new_item_similarity: NewItemSimilarityOption = None,
 ) -> None:
     """Train on TRAIN, serve every TEST user's top k as /recommendations/personalized does, and print P@k,
     R@k, NDCG@k, MRR, success@5, catalog coverage and RMSE over every held-out pair, beside most-rated
@@ -153,7 +164,9 @@ def evaluate(
             with offline.throwaway_server() as server_url:
                 url = offline.fresh_database(server_url, "evaluation")
                 result = offline.evaluate_served(url, train_records, test_records, items=catalog, k=k,
-                                                 progress=bars, embedder=embedder, embedding_cache=cache)
+                                                 progress=bars, embedder=embedder, embedding_cache=cache,
+                                                 new_item_slots=new_item_slots,
+                                                 new_item_similarity=new_item_similarity)
         finally:
             bars.close()
     except CineLibreError as exc:

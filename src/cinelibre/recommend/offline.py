@@ -593,11 +593,14 @@ def evaluate_served(
     training_params: Any = None,
     embedder: PassageEmbedder | None = None,
     embedding_cache: EmbeddingCache | None = None,
+    new_item_slots: int | None = None,
+    new_item_similarity: float | None = None,
 ) -> OfflineResult:
     """Load `train` into the empty migrated database at `url`, train and publish the model, and measure the
     served lists (and predicted ratings) of every test user against `test`, beside most-rated popularity.
     With `items` and an `embedder`, the catalog is embedded first (see `embed_items`); without either, the
-    items have no embeddings and the content-based parts of the served path recommend nothing."""
+    items have no embeddings and the content-based parts of the served path recommend nothing.
+    `new_item_slots` / `new_item_similarity`: the new-release slot set otherwise than served (None: as served)."""
     from cinelibre.db.postgres import PostgresDatabase
 
     if not train or not test:
@@ -613,6 +616,9 @@ def evaluate_served(
         embed_items(items, embedder, cache=embedding_cache, progress=progress)
         if items and embedder is not None else None
     )
+    slot_settings = {name: value for name, value in (("new_item_slots", new_item_slots),
+                                                      ("new_item_similarity", new_item_similarity))
+                     if value is not None}
     report("loading", 0, 1)
     loaded = load(url, items, train, test, embedded=embedded)
     report("loading", 1, 1)
@@ -630,7 +636,7 @@ def evaluate_served(
         methods: Counter[str] = Counter()
         for done, user in enumerate(test_users, start=1):
             db_user = loaded.user_db_id[user]
-            result = personalized(database, db_user, n=k)
+            result = personalized(database, db_user, n=k, **slot_settings)
             methods[result.method] += 1
             entries, file_ids = [], []
             for item in result.recommendations:
