@@ -237,6 +237,31 @@ def served(train, test, k: int, server_url: str, seed: int, rp3beta_share: float
 # -- the new-release slot (issue 9, session 5) ----------------------------------------------------------------
 
 
+def trained_only(train, test, server_url: str, seed: int, *, items=(), embedder=None, embedding_cache=None):
+    """`evaluate_served` without its ranking pass (and without predicting every held-out pair): the database
+    loaded and the model trained and published the same way, for `slot_variant_lists` to rank every user in."""
+    from types import SimpleNamespace
+
+    from cinelibre.db.postgres import PostgresDatabase
+    from cinelibre.recommend.training import TrainingParams, train_and_publish
+
+    database_url = offline.fresh_database(server_url, f"quality_seed_{seed}")
+    started = time.perf_counter()
+    embedded = offline.embed_items(items, embedder, cache=embedding_cache) if items and embedder else None
+    loaded = offline.load(database_url, items, train, test, embedded=embedded)
+    print(f"    seed {seed} loaded at {time.perf_counter() - started:.0f} s", flush=True)
+    database = PostgresDatabase(database_url, max_connections=2, statement_timeout_s=3600.0)
+    try:
+        training = train_and_publish(database, params=TrainingParams(validate=False))
+    finally:
+        database.close()
+    print(f"    seed {seed} trained at {time.perf_counter() - started:.0f} s", flush=True)
+    users = list(dict.fromkeys(record.user_id for record in test))
+    lists = [offline.UserList(user, "", [], None) for user in users]  # type: ignore[arg-type]
+    result = SimpleNamespace(loaded=loaded, lists=lists, embedding=embedded, training=training, methods={})
+    return result, time.perf_counter() - started, database_url
+
+
 def new_items_split(records: list[RatingRecord], train: list[RatingRecord], test: list[RatingRecord],
                     share: float) -> tuple[list[RatingRecord], list[RatingRecord], set[Any]]:
     """The new-items protocol: the `share` of items whose FIRST rating (in `records`) is latest are new
@@ -330,7 +355,7 @@ def slot_variant_lists(database_url: str, result, k: int, variants: list[SlotVar
                 ]
             deployed = [file_item[item.item_id] for item in compose(base.recommendations, candidates, k,
                                                                      deployed_variant)]
-            mismatched += deployed != entry.file_item_ids
+            mismatched += entry.file_item_ids is not None and deployed != entry.file_item_ids
     finally:
         database.close()
     return lists, mismatched
@@ -413,6 +438,9 @@ def main() -> None:
     parser.add_argument("--validation", action="store_true",
                         help="measure on a validation split carved out of each seed's training part (seed "
                         "10000 + seed), never the test part: for choosing slot settings")
+    parser.add_argument("--variants-only", action="store_true",
+                        help="with --slot-variants: no separate served ranking pass (nor RMSE); the slot-off "
+                        "variant is the served code with the slot off, the others are composed from it")
     parser.add_argument("--slot-variants", nargs="*", default=None, metavar="VARIANT",
                         help="also each test user's list with the slot set otherwise, from the same model: "
                         "'off', or SLOTS:SIMILARITY[:POSITION] (e.g. 1:0.7, 2:0.6:5)")
@@ -476,12 +504,18 @@ def main() -> None:
                       f"coverage {report.coverage:.4f}", flush=True)
 
             if server_url is not None:
-                result, seconds, database_url = served(
-                    train, test, k, server_url, seed, args.rp3beta_share, items=items, embedder=embedder,
-                    embedding_cache=embedding_cache)
-                served_lists = {entry.user_id: entry.file_item_ids for entry in result.lists}
-                measure("served", served_lists)
-                by_name = {"served": served_lists}
+                if args.variants_only:
+                    result, seconds, database_url = trained_only(
+                        train, test, server_url, seed, items=items, embedder=embedder,
+                        embedding_cache=embedding_cache)
+                    by_name = {}
+                else:
+                    result, seconds, database_url = served(
+                        train, test, k, server_url, seed, args.rp3beta_share, items=items, embedder=embedder,
+                        embedding_cache=embedding_cache)
+                    served_lists = {entry.user_id: entry.file_item_ids for entry in result.lists}
+                    measure("served", served_lists)
+                    by_name = {"served": served_lists}
                 if variants:
                     started = time.perf_counter()
                     variant_lists, mismatched = slot_variant_lists(database_url, result, k, variants)
@@ -501,7 +535,8 @@ def main() -> None:
                 extra["embedding"].append(None if result.embedding is None else {
                     "embedded": result.embedding.embedded, "from_cache": result.embedding.from_cache})
                 drop_database(server_url, database_url)
-                rmse["served predicted_rating"].append(result.served_ratings)
+                if not args.variants_only:
+                    rmse["served predicted_rating"].append(result.served_ratings)
                 extra["served seconds"].append(seconds)
                 extra["served methods"].append(result.methods)
                 extra["served training"].append({
