@@ -163,7 +163,13 @@ def test_a_new_release_close_to_what_a_model_user_liked_gets_the_last_place(db, 
     # Released after the model was trained: nobody has rated them, so the model cannot know them.
     new = load_catalog(db, [movie_row(5001, "New north film", theme=0), movie_row(5002, "New far film", theme=7)])
 
-    result = Hybrid().fit(db).explain(target, 3)
+    # Served with the slot off (session 5's measurement): the model's list stays whole.
+    served = Hybrid().fit(db).explain(target, 3)
+    assert [item.method for item in served.recommendations] == ["ease"] * 3
+    assert new["New north film"] not in {item.item_id for item in served.recommendations}
+
+    # With one slot (recommend.hybrid.NEW_ITEM_SLOTS = 1, as sessions 3-4 served it):
+    result = Hybrid(new_item_slots=1).fit(db).explain(target, 3)
 
     assert result.method == "ease"
     assert [item.method for item in result.recommendations] == ["ease", "ease", "content_based"]
@@ -184,7 +190,7 @@ def test_no_close_new_release_leaves_the_model_list_whole(db, forget_models):
     train_and_publish(db, params=TrainingParams(l2=10.0, validate=False))
     load_catalog(db, [movie_row(5002, "New far film", theme=7)])
 
-    result = Hybrid().fit(db).explain(target, 3)
+    result = Hybrid(new_item_slots=1).fit(db).explain(target, 3)
 
     assert [item.method for item in result.recommendations] == ["ease"] * 3
     assert {item.item_id for item in result.recommendations} == set(items["north"][5:])

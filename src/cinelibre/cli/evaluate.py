@@ -3,6 +3,7 @@ embedded database (never the configured one), beside most-rated popularity on th
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -51,6 +52,14 @@ def format_result(result) -> str:  # noqa: ANN001 (an OfflineResult)
     )
     if not result.predictions_for_every_pair:
         lines.append("The service has no predictor for arbitrary pairs: only the listed items were predicted.")
+    if result.embedding is not None:
+        lines.append(
+            f"Catalog embedded: {len(result.embedding.vectors)} items ({result.embedding.embedded} texts embedded "
+            f"now, {result.embedding.from_cache} from the cache)."
+        )
+    else:
+        lines.append("Catalog not embedded: the content-based parts of the served list (new releases, the "
+                     "content fallback) had nothing to work with.")
     served_by = ", ".join(f"{method} {count}" for method, count in sorted(result.methods.items()))
     lines.append(f"Lists served by: {served_by}")
     training = result.training
@@ -85,6 +94,24 @@ SplitFromOption = Annotated[Path | None, typer.Option(
 )]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the --split-from split.")]
 SplitOnlyOption = Annotated[bool, typer.Option("--split-only", help="With --split-from: write the split, stop.")]
+NoEmbeddingsOption = Annotated[bool, typer.Option(
+    "--no-embeddings",
+    help="Do not embed the items: quicker, but the served list's content-based parts (the new-release slot, "
+    "the content fallback) then find nothing, so it is not the list as deployed.",
+)]
+EmbeddingCacheOption = Annotated[Path | None, typer.Option(
+    "--embedding-cache", dir_okay=False,
+    help="Reuse item vectors from this file (keyed by model and text) and add the new ones to it.",
+)]
+NewItemSlotsOption = Annotated[int | None, typer.Option(
+    "--new-item-slots", min=0, max=33,
+    help="Measure the list with this many last places kept for titles the model does not know (served: "
+    "recommend.hybrid.NEW_ITEM_SLOTS).",
+)]
+NewItemSimilarityOption = Annotated[float | None, typer.Option(
+    "--new-item-similarity", min=-1.0, max=1.0,
+    help="...and the cosine such a title needs to the user's liked titles (served: NEW_ITEM_SIMILARITY).",
+)]
 
 
 def evaluate(
@@ -96,10 +123,15 @@ def evaluate(
     split_from: SplitFromOption = None,
     seed: SeedOption = 0,
     split_only: SplitOnlyOption = False,
+    no_embeddings: NoEmbeddingsOption = False,
+    embedding_cache: EmbeddingCacheOption = None,
+    new_item_slots: NewItemSlotsOption = None,
+    new_item_similarity: NewItemSimilarityOption = None,
 ) -> None:
     """Train on TRAIN, serve every TEST user's top k as /recommendations/personalized does, and print P@k,
     R@k, NDCG@k, MRR, success@5, catalog coverage and RMSE over every held-out pair, beside most-rated
-    popularity. Runs in a throwaway embedded PostgreSQL; the configured database is never touched."""
+    popularity. With ITEMS, each item's text is embedded with the model layer first, so the list is the one
+    deployed. Runs in a throwaway embedded PostgreSQL; the configured database is never touched."""
     from cinelibre.recommend import offline
 
     logger.setLevel("WARNING")
@@ -123,12 +155,18 @@ def evaluate(
                     _fail(f"{path} is not a file")
             train_records, test_records = offline.read_ratings(train), offline.read_ratings(test)
         catalog = offline.read_items(items) if items is not None else ()
-        bars = StepProgress(units={"ranking": "user"})
+        if embedding_cache is not None and (no_embeddings or items is None):
+            _fail("--embedding-cache needs --items and embeddings (not --no-embeddings)")
+        cache = offline.EmbeddingCache(embedding_cache) if embedding_cache is not None else None
+        embedder = None if no_embeddings or not catalog else _local_embedder()
+        bars = StepProgress(units={"ranking": "user", "embedding": "item"})
         try:
             with offline.throwaway_server() as server_url:
                 url = offline.fresh_database(server_url, "evaluation")
                 result = offline.evaluate_served(url, train_records, test_records, items=catalog, k=k,
-                                                 progress=bars)
+                                                 progress=bars, embedder=embedder, embedding_cache=cache,
+                                                 new_item_slots=new_item_slots,
+                                                 new_item_similarity=new_item_similarity)
         finally:
             bars.close()
     except CineLibreError as exc:
@@ -137,6 +175,14 @@ def evaluate(
         count = offline.write_lists(recs_out, result.lists)
         typer.echo(f"wrote {count} lists to {recs_out}")
     typer.echo(format_result(result))
+
+
+def _local_embedder():  # noqa: ANN202 (an Embedder; imported late so --help stays quick)
+    """The model layer's embedder on every core: a local run, not a Lambda's third of one."""
+    from cinelibre.embedding import Embedder
+    from cinelibre.settings import get_settings
+
+    return Embedder(get_settings().model_path, threads=os.cpu_count() or 1, batch_size=32)
 
 
 def register(app: typer.Typer) -> None:

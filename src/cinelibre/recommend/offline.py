@@ -10,6 +10,11 @@ Files (CSV, UTF-8, a header row naming the columns; MovieLens' `userId`/`movieId
 ratings `user_id,item_id,rating[,timestamp]` (timestamp in seconds since the epoch or ISO 8601), items
 `item_id,title[,year][,genres][,overview]` (genres separated by `|`). A malformed file is refused with the
 line number and what is wrong with it.
+
+With an items file and an embedder, every item's text (`embedding.movie_text`, the recipe ingest embeds) is
+embedded with the real model into the throwaway catalog, so the content-based parts of the served path (the
+new-release slot, the content fallback) run as they do in production. An embedding cache file (vectors keyed by
+`embedding.content_hash`, i.e. model id and text) spares a second run the minutes of embedding.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import datetime as dt
 import io
 import json
 import math
+import os
 import re
 import tempfile
 import uuid
@@ -27,7 +33,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -43,6 +49,9 @@ from cinelibre.recommend.evaluation import (
     rating_accuracy,
     train_test_split,
 )
+
+if TYPE_CHECKING:
+    from cinelibre.ingest.pipeline import PassageEmbedder
 
 MAX_TITLE = 500
 MAX_NAME = 200
@@ -263,6 +272,138 @@ def json_id(text: Any) -> Any:
     return text
 
 
+# -- embedding the catalog ----------------------------------------------------------------------------------
+
+# Texts per call to the embedder: the progress bar moves and the cache is saved this often.
+EMBED_CHUNK = 256
+
+
+def item_text(entry: CatalogEntry) -> str:
+    """The text ingest embeds for this film (`movie_text`: "Title (Year). Genre, genre. Overview")."""
+    from cinelibre.embedding import movie_text
+
+    return movie_text({"title": entry.title, "year": entry.year, "genres": list(entry.genres),
+                       "overview": entry.overview})
+
+
+class EmbeddingCache:
+    """Vectors by content hash (model id and text: `embedding.content_hash`) in one .npz file of `hashes` and
+    `vectors`, so a second evaluation of the same catalog embeds nothing. Written through a temporary file and
+    renamed: an interrupted run leaves the previous cache or the new one, never half of one."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._vectors: dict[str, list[float]] = {}
+        self._unsaved = 0
+        if self.path.exists():
+            self._read()
+
+    def _read(self) -> None:
+        import zipfile
+
+        import numpy as np
+
+        from cinelibre.embedding import EMBEDDING_DIMENSION
+
+        try:
+            with np.load(self.path, allow_pickle=False) as data:
+                hashes, vectors = data["hashes"], data["vectors"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValidationError(
+                f"{self.path} is not an embedding cache written by cinelibre evaluate ({exc})"
+            ) from None
+        if hashes.ndim != 1 or vectors.shape != (len(hashes), EMBEDDING_DIMENSION):
+            raise ValidationError(
+                f"{self.path} holds {vectors.shape} vectors for {hashes.shape} hashes; expected one "
+                f"{EMBEDDING_DIMENSION}-d vector per hash"
+            )
+        self._vectors = {str(key): vector.tolist() for key, vector in zip(hashes, vectors, strict=True)}
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def get(self, key: str) -> list[float] | None:
+        return self._vectors.get(key)
+
+    def put(self, key: str, vector: Sequence[float]) -> None:
+        self._vectors[key] = list(vector)
+        self._unsaved += 1
+
+    def save(self) -> None:
+        if not self._unsaved:
+            return
+        import numpy as np
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        with partial.open("wb") as handle:
+            np.savez(handle, hashes=np.array(list(self._vectors), dtype=str),
+                     vectors=np.array(list(self._vectors.values()), dtype=np.float32))
+        os.replace(partial, self.path)
+        self._unsaved = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedCatalog:
+    """Each item's content hash and vector, and how many texts were embedded now or found in the cache."""
+
+    vectors: dict[str, tuple[str, list[float]]]
+    embedded: int
+    from_cache: int
+
+
+def embed_items(
+    items: Sequence[CatalogEntry],
+    embedder: PassageEmbedder,
+    *,
+    cache: EmbeddingCache | None = None,
+    progress: Progress | None = None,
+) -> EmbeddedCatalog:
+    """Every item's vector from its ingest text; one embedding per distinct text, the cache's where it has it.
+    Texts go to the model shortest first, as ingest sends them (a batch is padded to its longest text)."""
+    from itertools import batched
+
+    from cinelibre.embedding import content_hash
+
+    hashes: dict[str, str] = {}
+    wanted: dict[str, str] = {}
+    found: dict[str, list[float]] = {}
+    for entry in items:
+        text = item_text(entry)
+        key = hashes[entry.item_id] = content_hash(text)
+        if key in found or key in wanted:
+            continue
+        cached = cache.get(key) if cache is not None else None
+        if cached is not None:
+            found[key] = cached
+        else:
+            wanted[key] = text
+    from_cache = len(found)
+    pending = sorted(wanted.items(), key=lambda pair: (len(pair[1]), pair[0]))
+    done = 0
+    if progress is not None:
+        progress("embedding", 0, len(pending))
+    try:
+        for chunk in batched(pending, EMBED_CHUNK, strict=False):
+            vectors = embedder.embed_passages([text for _, text in chunk])
+            for (key, _), vector in zip(chunk, vectors, strict=True):
+                found[key] = vector
+                if cache is not None:
+                    cache.put(key, vector)
+            done += len(chunk)
+            if progress is not None:
+                progress("embedding", done, len(pending))
+    finally:
+        # What was embedded before a failure or an interruption is kept for the next run.
+        if cache is not None:
+            cache.save()
+    return EmbeddedCatalog(
+        vectors={item: (key, found[key]) for item, key in hashes.items()},
+        embedded=len(pending),
+        from_cache=from_cache,
+    )
+
+
 # -- the throwaway database ---------------------------------------------------------------------------------
 
 
@@ -308,10 +449,13 @@ class LoadedData:
 
 
 def load(url: str, items: Sequence[CatalogEntry], train: Sequence[RatingRecord],
-         test: Sequence[RatingRecord] = ()) -> LoadedData:
-    """Bulk-load the catalog, a user row for everyone in either file, and the training ratings (COPY: the
-    one-row RPCs would take minutes for MovieLens). Items get ids 1..n in file order. Refuses ratings of
-    items the catalog lacks; without a catalog, every item rated in either file gets a placeholder title."""
+         test: Sequence[RatingRecord] = (), *, embedded: EmbeddedCatalog | None = None) -> LoadedData:
+    """Bulk-load the catalog (with its embeddings when `embedded` has them), a user row for everyone in either
+    file, and the training ratings (COPY: the one-row RPCs would take minutes for MovieLens). Items get ids
+    1..n in file order. Refuses ratings of items the catalog lacks; without a catalog, every item rated in
+    either file gets a placeholder title."""
+    from cinelibre.db.postgres import vector_literal
+
     if not items:
         seen = dict.fromkeys(record.item_id for record in (*train, *test))
         items = [CatalogEntry(item_id, f"Item {item_id}") for item_id in seen]
@@ -331,14 +475,16 @@ def load(url: str, items: Sequence[CatalogEntry], train: Sequence[RatingRecord],
             for number in item_db_id.values():
                 copy.write_row((number, "movie"))
         cur.execute("select setval(pg_get_serial_sequence('public.items', 'id'), %s)", (len(items),))
+        vectors = embedded.vectors if embedded is not None else {}
         with cur.copy(
             "copy public.movies (item_id, tmdb_id, title, original_title, overview, release_year, genres,"
-            " content_hash) from stdin"
+            " content_hash, embedding) from stdin"
         ) as copy:
             for entry in items:
                 number = item_db_id[entry.item_id]
+                key, vector = vectors.get(entry.item_id, (f"evaluate-{number}", None))
                 copy.write_row((number, number, entry.title, entry.title, entry.overview, entry.year,
-                                list(entry.genres), f"evaluate-{number}"))
+                                list(entry.genres), key, None if vector is None else vector_literal(vector)))
         with cur.copy("copy public.users (id, email, password_hash, name) from stdin") as copy:
             for number, (user, db_id) in enumerate(user_db_id.items(), start=1):
                 copy.write_row((db_id, f"user{number}@evaluate.invalid", UNUSABLE_PASSWORD_HASH,
@@ -423,6 +569,10 @@ class OfflineResult:
     lists: list[UserList] = field(repr=False, default_factory=list)
     # Whether rating predictions covered every held-out pair (the service's predictor) or only the listed items.
     predictions_for_every_pair: bool = False
+    # The catalog's embeddings (None: not embedded, so the served path's content-based parts found nothing).
+    embedding: EmbeddedCatalog | None = field(repr=False, default=None)
+    # The database's ids for the files' users and items, to ask the same database more questions afterwards.
+    loaded: LoadedData | None = field(repr=False, default=None)
 
 
 def _serving_functions() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any] | None]:
@@ -441,9 +591,16 @@ def evaluate_served(
     relevant_rating: float = RELEVANT_RATING,
     progress: Progress | None = None,
     training_params: Any = None,
+    embedder: PassageEmbedder | None = None,
+    embedding_cache: EmbeddingCache | None = None,
+    new_item_slots: int | None = None,
+    new_item_similarity: float | None = None,
 ) -> OfflineResult:
     """Load `train` into the empty migrated database at `url`, train and publish the model, and measure the
-    served lists (and predicted ratings) of every test user against `test`, beside most-rated popularity."""
+    served lists (and predicted ratings) of every test user against `test`, beside most-rated popularity.
+    With `items` and an `embedder`, the catalog is embedded first (see `embed_items`); without either, the
+    items have no embeddings and the content-based parts of the served path recommend nothing.
+    `new_item_slots` / `new_item_similarity`: the new-release slot set otherwise than served (None: as served)."""
     from cinelibre.db.postgres import PostgresDatabase
 
     if not train or not test:
@@ -455,8 +612,15 @@ def evaluate_served(
         # The job's own hold-out metrics would refit the model once more; this evaluation measures it anyway.
         training_params = TrainingParams(validate=False)
     report = lambda step, done, total: progress and progress(step, done, total)  # noqa: E731
+    embedded = (
+        embed_items(items, embedder, cache=embedding_cache, progress=progress)
+        if items and embedder is not None else None
+    )
+    slot_settings = {name: value for name, value in (("new_item_slots", new_item_slots),
+                                                      ("new_item_similarity", new_item_similarity))
+                     if value is not None}
     report("loading", 0, 1)
-    loaded = load(url, items, train, test)
+    loaded = load(url, items, train, test, embedded=embedded)
     report("loading", 1, 1)
     # A local tool: training may take minutes, far beyond the service's statement timeout.
     database = PostgresDatabase(url, max_connections=2, statement_timeout_s=3600.0)
@@ -472,7 +636,7 @@ def evaluate_served(
         methods: Counter[str] = Counter()
         for done, user in enumerate(test_users, start=1):
             db_user = loaded.user_db_id[user]
-            result = personalized(database, db_user, n=k)
+            result = personalized(database, db_user, n=k, **slot_settings)
             methods[result.method] += 1
             entries, file_ids = [], []
             for item in result.recommendations:
@@ -515,6 +679,8 @@ def evaluate_served(
         training=training_report,
         lists=lists,
         predictions_for_every_pair=predict_ratings is not None,
+        embedding=embedded,
+        loaded=loaded,
     )
 
 
