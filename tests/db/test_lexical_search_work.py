@@ -72,3 +72,100 @@ def test_a_short_title_query_finds_the_same_titles_among_the_closest_first(db, p
         assert any(row[11] is not None for row in current), query  # title matches were found
     titles = [row[2] for row in sorted(_both(pg_url, "bera")[0], key=lambda row: -(row[11] or 0))]
     assert all(re.fullmatch(r"Per Kingdom \d+", title) for title in titles[:10])
+
+
+# -- Words counted from the statistics (migration 20270101000100, issue 12, session 6)
+
+COMMON_DOCUMENTS = 4_200  # over four times search_lexical's word_count_cap (1,000): the statistics may stand in
+
+
+def _add_movies(conn: psycopg.Connection, count: int, title: str, overview: str) -> None:
+    conn.execute(
+        "with new_items as (insert into items (item_type) select 'movie' from generate_series(1, %(count)s)"
+        " returning id)"
+        " insert into movies (item_id, tmdb_id, title, original_language, overview)"
+        " select id, id, %(title)s || ' ' || id, 'hi', %(overview)s from new_items",
+        {"count": count, "title": title, "overview": overview},
+    )
+
+
+def _held_by(pg_url: str, lexeme: str) -> float:
+    """How many movies the statistics say hold `lexeme`, as search_lexical reads them (0 when not listed)."""
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute(
+            "select coalesce(f.frequencies[array_position(f.lexemes, %s)] * f.document_count, 0)"
+            " from public.search_word_frequencies() f where f.item_type = 'movie'",
+            (lexeme,),
+        ).fetchone()
+    return row[0] if row else 0.0
+
+
+@pytest.fixture
+def movie_statistics_kept(pg_url: str) -> Iterator[None]:
+    """No autovacuum ANALYZE between the test's deletes and its searches (it would refresh the statistics)."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("alter table public.movie_search set (autovacuum_enabled = off)")
+    try:
+        yield
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("alter table public.movie_search reset (autovacuum_enabled)")
+
+
+def test_a_word_the_statistics_put_in_thousands_of_documents_is_not_counted(
+    db, pg_url, counted_function, movie_statistics_kept
+):
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _add_movies(conn, COMMON_DOCUMENTS, "Film", "A kingdom at war.")
+        _add_movies(conn, 10, "Dune", "A kingdom of sand.")
+        _add_movies(conn, 25, "Desert", "Sand and wind.")
+        conn.execute("analyze public.movie_search")
+    assert _held_by(pg_url, "kingdom") >= 4 * 1_000
+    assert _held_by(pg_url, "sand") < 1_000
+    queries = ("kingdom sand", "sand kingdom war", "kingdom", "a desert kingdom", "dune 17")
+    # The count would have stopped at the cap: the same rows as the function that counts every word.
+    for query in queries:
+        current, counted = _both(pg_url, query)
+        assert current == counted, query
+        assert current, query
+
+    # Delete most holders of "kingdom" behind the statistics' back: the counting function now weighs it as the
+    # rare word it has become; the current one still takes the statistics' word for it (so it did not count).
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("delete from items where id in (select item_id from movies where title like 'Film %%'"
+                     " order by item_id limit %s)", (COMMON_DOCUMENTS - 5,))
+    assert _held_by(pg_url, "kingdom") >= 4 * 1_000
+    current, counted = _both(pg_url, "kingdom sand", count=50)
+    coverage = {row[2]: row[14] for row in current if row[14] is not None}
+    counted_coverage = {row[2]: row[14] for row in counted if row[14] is not None}
+    # "sand" alone: its share of the query's weight is larger when "kingdom" is weighed as common.
+    desert = {title for title in coverage.keys() & counted_coverage.keys() if title.startswith("Desert")}
+    assert desert
+    assert all(coverage[title] > counted_coverage[title] for title in desert)
+
+    # Once analysed again the statistics agree with the count, and so do the rows.
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("analyze public.movie_search")
+    assert _held_by(pg_url, "kingdom") < 1_000
+    for query in queries:
+        current, counted = _both(pg_url, query)
+        assert current == counted, query
+
+
+def test_the_word_statistics_are_read_as_row_level_security_applies(db, pg_url):
+    """pg_stats hides a table's statistics from a role row level security applies to; search_lexical runs as the
+    caller (anon through PostgREST), so it reads them through a security definer function."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _add_movies(conn, 50, "Film", "A kingdom at war.")
+        conn.execute("analyze public.movie_search")
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("set role anon")
+        hidden = conn.execute(
+            "select count(*) from pg_catalog.pg_stats where schemaname = 'public' and tablename = 'movie_search'"
+        ).fetchone()[0]
+        read = conn.execute(
+            "select f.frequencies[array_position(f.lexemes, 'kingdom')], f.document_count"
+            " from public.search_word_frequencies() f where f.item_type = 'movie'"
+        ).fetchone()
+    assert hidden == 0
+    assert read == (1.0, 50.0)
