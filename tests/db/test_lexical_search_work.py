@@ -46,6 +46,8 @@ def _both(pg_url: str, query: str, *, count: int = 10, language: str | None = No
     params = {"q": query, "key": phonetic_key(query), "spoken": spoken_key(query), "count": count,
               "language": language}
     with psycopg.connect(pg_url) as conn:
+        # Parallel workers would make the counted function's first candidates depend on which worker came first.
+        conn.execute("set max_parallel_workers_per_gather = 0")
         current = sorted(conn.execute(CALL.format(name="search_lexical"), params).fetchall())
         counted = sorted(conn.execute(CALL.format(name="search_lexical_counted"), params).fetchall())
     return current, counted
@@ -169,3 +171,47 @@ def test_the_word_statistics_are_read_as_row_level_security_applies(db, pg_url):
         ).fetchone()
     assert hidden == 0
     assert read == (1.0, 50.0)
+
+
+SCANNED_DOCUMENTS = 51_000  # over 50 times the candidate budget (1,000): the table is read in order
+
+
+def test_a_word_in_most_documents_finds_the_same_candidates_by_reading_the_table(
+    db, pg_url, counted_function
+):
+    """When one word held by tens of thousands of documents picks the full-text candidates, search_lexical reads
+    the table in order until it has them rather than building the word's posting list: the same first 1,000."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _add_movies(conn, SCANNED_DOCUMENTS // 2, "Film", "A thriller at sea.")
+        _add_movies(conn, 300, "Storm", "A storm at sea, and a thriller on the shore.")
+        _add_movies(conn, SCANNED_DOCUMENTS // 2, "Film", "A thriller in the city.")
+        conn.execute("analyze public.movie_search")
+    assert _held_by(pg_url, "thriller") >= 50 * 1_000
+    plans: list[str] = []
+    for query, count in (("thriller", 10), ("storm thriller", 30), ("a thriller in the city", 50),
+                         ("city thriller shore", 10)):
+        current, counted = _both(pg_url, query, count=count)
+        assert current == counted, query
+        assert any(row[13] is not None for row in current), query  # full-text hits were found
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.add_notice_handler(lambda diag: plans.append(diag.message_primary or ""))
+        conn.execute("load 'auto_explain'")
+        conn.execute("set auto_explain.log_min_duration = 0")
+        conn.execute("set auto_explain.log_nested_statements = on")
+        conn.execute("set client_min_messages = log")
+        conn.execute(CALL.format(name="search_lexical"),
+                     {"q": "thriller", "key": "triler", "spoken": None, "count": 10, "language": None}).fetchall()
+    assert any("Seq Scan on movie_search" in plan for plan in plans)
+    # A filter thins the holders out: the posting list is read as before.
+    plans.clear()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.add_notice_handler(lambda diag: plans.append(diag.message_primary or ""))
+        conn.execute("load 'auto_explain'")
+        conn.execute("set auto_explain.log_min_duration = 0")
+        conn.execute("set auto_explain.log_nested_statements = on")
+        conn.execute("set client_min_messages = log")
+        conn.execute(CALL.format(name="search_lexical"),
+                     {"q": "thriller", "key": "triler", "spoken": None, "count": 10, "language": "hi"}).fetchall()
+    assert not any("Seq Scan" in plan for plan in plans)
+    current, counted = _both(pg_url, "thriller", language="hi")
+    assert current == counted
