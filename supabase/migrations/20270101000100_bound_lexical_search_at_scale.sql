@@ -1,5 +1,6 @@
--- search_lexical at a million items: a word the statistics show in thousands of documents is not counted; a short
--- title query looks among the closest titles first (issue 12, session 6).
+-- search_lexical at a million items: a word the statistics show in thousands of documents is not counted; one
+-- common word's candidates are read in table order; a short title query looks among the closest titles first
+-- (issue 12, session 6). Same signature, same rows.
 --
 -- Each word of a query is weighted by its rarity, and the rarest pick the full-text candidates: the function
 -- counted each word's holders in each side table, up to 1,000 (word_count_cap). A GIN bitmap scan builds the
@@ -14,6 +15,10 @@
 -- 30,000 sampled rows as it does in the table (a twenty standard deviations error); a table sampled whole
 -- (up to 30,000 rows) has exact frequencies. What it cannot know is a table emptied since its last ANALYZE
 -- (autovacuum analyses a table after a tenth of its rows change).
+--
+-- When one word held by tens of thousands of documents picks the full-text candidates, the first 1,000 holders
+-- are read from the table in order rather than from the word's whole posting list (the comment in the body says
+-- when, and why they are the same candidates).
 --
 -- A short query's title lookup (migration 20261229000200) now tries the titles at least 0.8 similar before
 -- those at 0.6 (the comment in the body says why the answer is the same).
