@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+import httpx
 import pytest
 
-from tests.api.lambda_events import TEST_EVENTS_DIR, invoke, load_event
+from tests.api.lambda_events import TEST_EVENTS_DIR, LambdaClient, invoke, load_event
 
 
 def test_semantic_search_returns_ranked_results_without_vectors(search_client, search_catalog):
@@ -106,3 +108,59 @@ def test_readiness_reports_database_and_model(search_client, search_catalog):
     assert body["name"] == "cinelibre-search" and body["ready"] is True
     assert body["checks"]["database"]["movies"] == 14 and body["checks"]["database"]["books"] == 8
     assert body["checks"]["model"]["ok"] is True
+
+
+class ThreadRecordingEmbedder:
+    """The real embedder, noting whether each query was embedded on a thread that runs an event loop."""
+
+    def __init__(self, embedder) -> None:
+        self.embedder = embedder
+        self.on_event_loop: list[bool] = []
+
+    def embed_query(self, text: str) -> list[float]:
+        try:
+            asyncio.get_running_loop()
+            self.on_event_loop.append(True)
+        except RuntimeError:
+            self.on_event_loop.append(False)
+        return self.embedder.embed_query(text)
+
+
+SAME_ANSWER_QUERIES = [
+    {"q": "Bahubali", "limit": 5},
+    {"q": "a film lover outwits a police inspector", "language": "ml", "year_from": 2010},
+    {"q": "desert planet empire", "item_type": "book", "limit": 3, "threshold": 0.2},
+    {"q": "दृश्यम"},
+    {"q": "   "},
+]
+
+
+def test_under_lambda_the_search_runs_on_the_invocation_thread_and_answers_as_the_local_server(
+    settings, embedder, lambda_context, search_catalog
+):
+    """Issue 12, session 6: under Mangum (one invocation at a time) the route searches on the event loop's thread,
+    with no worker thread started per request; elsewhere it keeps the loop free. Both answer the same."""
+    from cinelibre.api.lambda_handler import make_handler
+    from cinelibre.api.search import create_app, get_query_embedder
+
+    app = create_app(settings)
+    recording = ThreadRecordingEmbedder(embedder)
+
+    async def recording_embedder() -> ThreadRecordingEmbedder:
+        return recording
+
+    app.dependency_overrides[get_query_embedder] = recording_embedder
+    client = LambdaClient(make_handler(app), lambda_context)
+    through_lambda = [client.get("/search/semantic", query=query) for query in SAME_ANSWER_QUERIES]
+    assert recording.on_event_loop == [True] * 4  # the blank query is refused before it is embedded
+
+    async def through_asgi() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://search.test") as asgi:
+            return [await asgi.get("/search/semantic", params=query) for query in SAME_ANSWER_QUERIES]
+
+    recording.on_event_loop.clear()
+    through_server = asyncio.run(through_asgi())
+    assert recording.on_event_loop == [False] * 4
+    assert [(r.status, r.json()) for r in through_lambda] == [(r.status_code, r.json()) for r in through_server]
+    assert [r.status for r in through_lambda] == [200, 200, 200, 200, 422]

@@ -166,3 +166,27 @@ def test_a_refused_search_sends_no_search_to_the_database(db, embedder, search_c
     outcome = SemanticSearch(log, embedder).search("Bahubali", limit=5, admit=lambda: order.append("admit"))
     assert titles(outcome)[0].startswith("Baahubali")
     assert order[0] == "admit" and sorted(order[1:]) == ["match_items", "search_lexical"]
+
+
+def test_the_query_vector_sent_in_binary_is_the_text_literal_bit_for_bit(db, embedder, search_catalog, pg_url):
+    """Issue 12, session 6: the adapter sends a vector argument in pgvector's binary form. The server sees the
+    same float4 values as from the text literal, so match_items answers the same rows with the same similarities."""
+    import numpy as np
+    import psycopg
+
+    from cinelibre.db.postgres import VectorParameter, vector_literal
+
+    vectors = [embedder.embed_query(text) for text in ("a heist in a casino", "Bahubali", "दृश्यम", "x")]
+    with psycopg.connect(pg_url) as conn:
+        for vector in vectors:
+            as_binary, as_text = conn.execute(
+                "select %s::extensions.vector::text, %s::extensions.vector::text",
+                (VectorParameter(vector), vector_literal(vector)),
+            ).fetchone()
+            assert as_binary == as_text
+            stored = np.array(as_binary.strip("[]").split(","), dtype=np.float32)
+            assert stored.tolist() == vector  # the model's float32s, none rounded
+    for vector in vectors:
+        through_binary = db.match_items(query_embedding=vector, count=20, item_type="all")
+        through_text = db.match_items(query_embedding=vector_literal(vector), count=20, item_type="all")
+        assert through_binary == through_text and len(through_binary) == 22

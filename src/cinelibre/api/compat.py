@@ -208,7 +208,8 @@ def popularity_figures(average_rating: float | None, rating_count: int | None) -
 # -- query aliases ----------------------------------------------------------------------------------------
 
 
-def page_offset(
+# The alias dependencies do no I/O: `async def` keeps FastAPI from running each on a worker thread.
+async def page_offset(
     offset: Annotated[
         int | None, Query(ge=0, le=MAX_OFFSET, description=f"Items to skip, at most {MAX_OFFSET}")
     ] = None,
@@ -221,7 +222,7 @@ def page_offset(
     return offset if offset is not None else (skip or 0)
 
 
-def item_type_filter(
+async def item_type_filter(
     item_type: Annotated[ItemTypeQuery | None, Query(description="movie, book or all (default)")] = None,
     type: Annotated[
         ItemTypeQuery | None, Query(description=kept("Same as item_type"))

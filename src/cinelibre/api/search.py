@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
@@ -20,7 +21,15 @@ from cinelibre.auth.ratelimit import Action, RateLimiter
 from cinelibre.embedding import get_embedder
 from cinelibre.errors import ModelUnavailableError
 from cinelibre.observability import logger, metrics
-from cinelibre.search import DETAIL_FIELDS, MAX_QUERY_LENGTH, MAX_RESULTS, QueryEmbedder, SearchFilters, SemanticSearch
+from cinelibre.search import (
+    DETAIL_FIELDS,
+    MAX_QUERY_LENGTH,
+    MAX_RESULTS,
+    QueryEmbedder,
+    SearchFilters,
+    SearchOutcome,
+    SemanticSearch,
+)
 from cinelibre.settings import Settings, get_settings
 
 NAME = "cinelibre-search"
@@ -76,8 +85,19 @@ class SearchResponse(compat.SearchSourceAlias):
 router = APIRouter(prefix="/search", tags=["search"], responses=ERROR_RESPONSES)
 
 
+def serves_one_request_at_a_time(request: Request) -> bool:
+    """True under the Lambda handler (Mangum puts the invocation's event in the scope): an instance serves one
+    invocation at a time, so work done on the event loop's thread keeps no other request waiting."""
+    return "aws.event" in request.scope
+
+
+# `async def` with the search itself run on the event loop's thread under Lambda (issue 12, session 6): a plain `def`
+# route runs on an anyio worker thread, and Mangum runs each invocation as a new root task, so anyio starts that
+# thread afresh for every request and FastAPI hops to it twice (the route, then the response's validation).
+# Elsewhere (the local server, which serves requests concurrently) the search still runs on a worker thread.
 @router.get("/semantic", response_model=SearchResponse, response_description=catalog.BOOK_STRINGS)
-def semantic_search(
+async def semantic_search(
+    request: Request,
     database: DatabaseDep,
     embedder: EmbedderDep,
     settings: SettingsDep,
@@ -101,10 +121,14 @@ def semantic_search(
         language=language, genre=genre, category=category, year_from=year_from, year_to=year_to
     )
     limiter = RateLimiter(database, settings)
-    outcome = SemanticSearch(database, embedder).search(
-        q, item_type=item_type, limit=limit, threshold=threshold, filters=filters,
-        admit=lambda: limiter.check(Action.SEARCH, ip=ip),
-    )
+
+    def run_search() -> SearchOutcome:
+        return SemanticSearch(database, embedder).search(
+            q, item_type=item_type, limit=limit, threshold=threshold, filters=filters,
+            admit=lambda: limiter.check(Action.SEARCH, ip=ip),
+        )
+
+    outcome = run_search() if serves_one_request_at_a_time(request) else await run_in_threadpool(run_search)
     metrics.add_metric(name="Searches", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="EmbeddingTime", unit=MetricUnit.Milliseconds, value=outcome.embedding_ms)
     logger.info(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import struct
 import threading
 import time
 import uuid
@@ -16,6 +17,8 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -35,8 +38,36 @@ def vector_literal(values: Sequence[float]) -> str:
     return "[" + ",".join(repr(float(v)) for v in values) + "]"
 
 
+class VectorParameter:
+    """A pgvector argument sent in pgvector's binary form (vector_recv: int16 dimension, int16 unused, then each
+    value as a big-endian float4) instead of a text literal: no 384 float reprs to write, none for the server to
+    parse (issue 12, session 6). The values are the model's float32s, so the stored or compared vector is the same
+    bit for bit as through the text literal."""
+
+    __slots__ = ("payload",)
+
+    def __init__(self, values: Sequence[float]) -> None:
+        self.payload = struct.pack(f">HH{len(values)}f", len(values), 0, *values)
+
+
+class _VectorParameterDumper(Dumper):
+    format = Format.BINARY
+    # Unknown: the call casts the parameter to the function's argument type, from which PostgreSQL infers it.
+    oid = 0
+
+    def dump(self, obj: VectorParameter) -> bytes:
+        return obj.payload
+
+
+psycopg.adapters.register_dumper(VectorParameter, _VectorParameterDumper)
+
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """Rows as PostgREST would give them: JSON types only."""
+    if type(value) in _JSON_SCALARS:  # most values of most rows, checked once
+        return value
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
@@ -73,6 +104,8 @@ class PostgresTransport:
         self._opened = False
         self._open_lock = threading.Lock()
         self._signatures: dict[str, dict[str, str]] = {}
+        # The call's SQL text per (function, argument names, returns a set), composed once per container.
+        self._statements: dict[tuple[str, tuple[str, ...], bool], str] = {}
         self._last_used: dict[int, float] = {}
 
     def _mark_used(self, conn: psycopg.Connection) -> None:
@@ -121,18 +154,12 @@ class PostgresTransport:
             with self._pool.connection() as conn:
                 signature = self._signature(conn, function)
                 params = {name: self._adapt(value, signature.get(name, "")) for name, value in args.items()}
-                arguments = sql.SQL(", ").join(
-                    sql.SQL("{} => {}::{}").format(
-                        sql.Identifier(name), sql.Placeholder(name), sql.SQL(signature[name])
-                    )
-                    for name in params
-                )
-                fn = sql.SQL("public.{}({})").format(sql.Identifier(function), arguments)
+                statement = self._statement(conn, function, signature, tuple(params), returns_set=returns_set)
                 if returns_set:
                     with conn.cursor(row_factory=dict_row) as cur:
-                        cur.execute(sql.SQL("select * from {}").format(fn), params)
+                        cur.execute(statement, params)
                         return [{k: _plain(v) for k, v in row.items()} for row in cur.fetchall()]
-                result = conn.execute(sql.SQL("select {}").format(fn), params).fetchone()
+                result = conn.execute(statement, params).fetchone()
                 return _plain(result[0]) if result else None
         except PoolTimeout:
             raise DatabaseUnavailableError(
@@ -153,12 +180,31 @@ class PostgresTransport:
                 raise ValidationError("a value is not acceptable to the database (e.g. a NUL character)") from None
             raise error_for_sqlstate(state, constraint=diag.constraint_name, own_message=own) from None
 
+    def _statement(
+        self, conn: psycopg.Connection, function: str, signature: Mapping[str, str], names: tuple[str, ...], *,
+        returns_set: bool,
+    ) -> str:
+        """`select * from public.f(a => %(a)s::type, ...)` (or `select public.f(...)`), composed on the first call
+        of each shape and then reused: a search makes three calls, each of which composed it afresh."""
+        key = (function, names, returns_set)
+        statement = self._statements.get(key)
+        if statement is None:
+            arguments = sql.SQL(", ").join(
+                sql.SQL("{} => {}::{}").format(sql.Identifier(name), sql.Placeholder(name), sql.SQL(signature[name]))
+                for name in names
+            )
+            fn = sql.SQL("public.{}({})").format(sql.Identifier(function), arguments)
+            call = sql.SQL("select * from {}") if returns_set else sql.SQL("select {}")
+            statement = call.format(fn).as_string(conn)
+            self._statements[key] = statement
+        return statement
+
     @staticmethod
     def _adapt(value: Any, pg_type: str) -> Any:
         if value is None:
             return None
         if pg_type.endswith("vector") and not isinstance(value, str):
-            return vector_literal(value)
+            return VectorParameter(value)
         if pg_type == "jsonb":
             return Jsonb(value)
         return value

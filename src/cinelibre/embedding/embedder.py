@@ -180,8 +180,14 @@ def _embedder_for(model_path: Path, threads: int, batch_size: int) -> Embedder:
     return Embedder(model_path, threads=threads, batch_size=batch_size)
 
 
+# The embedder per setting as given, so a warm search does not resolve the model path (filesystem calls) again.
+_EMBEDDERS_BY_SETTING: dict[tuple[Path, int, int], Embedder] = {}
+
+
 def get_embedder(settings: Settings) -> Embedder:
     """The process-wide embedder for these settings (one per model path, thread count and batch size)."""
-    return _embedder_for(
-        Path(settings.model_path).resolve(), settings.embed_threads, settings.embed_batch_size
-    )
+    key = (Path(settings.model_path), settings.embed_threads, settings.embed_batch_size)
+    embedder = _EMBEDDERS_BY_SETTING.get(key)
+    if embedder is None:
+        embedder = _EMBEDDERS_BY_SETTING[key] = _embedder_for(key[0].resolve(), key[1], key[2])
+    return embedder
