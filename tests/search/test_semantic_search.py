@@ -173,15 +173,16 @@ def test_the_query_vector_sent_in_binary_is_the_text_literal_bit_for_bit(db, emb
     same float4 values as from the text literal, so match_items answers the same rows with the same similarities."""
     import numpy as np
     import psycopg
+    from pgvector import Vector
 
-    from cinelibre.db.postgres import VectorParameter, vector_literal
+    from cinelibre.db.postgres import vector_literal
 
     vectors = [embedder.embed_query(text) for text in ("a heist in a casino", "Bahubali", "दृश्यम", "x")]
     with psycopg.connect(pg_url) as conn:
         for vector in vectors:
             as_binary, as_text = conn.execute(
                 "select %s::extensions.vector::text, %s::extensions.vector::text",
-                (VectorParameter(vector), vector_literal(vector)),
+                (Vector(vector), vector_literal(vector)),
             ).fetchone()
             assert as_binary == as_text
             stored = np.array(as_binary.strip("[]").split(","), dtype=np.float32)

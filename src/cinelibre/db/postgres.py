@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import struct
 import threading
 import time
 import uuid
@@ -16,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
+from pgvector import Vector
+from pgvector.psycopg.vector import VectorBinaryDumper
 from psycopg import sql
-from psycopg.adapt import Dumper
-from psycopg.pq import Format
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -38,28 +37,11 @@ def vector_literal(values: Sequence[float]) -> str:
     return "[" + ",".join(repr(float(v)) for v in values) + "]"
 
 
-class VectorParameter:
-    """A pgvector argument sent in pgvector's binary form (vector_recv: int16 dimension, int16 unused, then each
-    value as a big-endian float4) instead of a text literal: no 384 float reprs to write, none for the server to
-    parse (issue 12, session 6). The values are the model's float32s, so the stored or compared vector is the same
-    bit for bit as through the text literal."""
-
-    __slots__ = ("payload",)
-
-    def __init__(self, values: Sequence[float]) -> None:
-        self.payload = struct.pack(f">HH{len(values)}f", len(values), 0, *values)
-
-
-class _VectorParameterDumper(Dumper):
-    format = Format.BINARY
-    # Unknown: the call casts the parameter to the function's argument type, from which PostgreSQL infers it.
-    oid = 0
-
-    def dump(self, obj: VectorParameter) -> bytes:
-        return obj.payload
-
-
-psycopg.adapters.register_dumper(VectorParameter, _VectorParameterDumper)
+# A vector argument goes in pgvector's binary form (issue 12, session 6): no 384 float reprs to write, none for the
+# server to parse, and the model's float32 values arrive bit for bit. The dumper is registered without the type's
+# OID (pgvector's register_vector would look it up per connection): each call casts the argument to the function's
+# parameter type, from which PostgreSQL infers it.
+psycopg.adapters.register_dumper(Vector, VectorBinaryDumper)
 
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 
@@ -204,7 +186,7 @@ class PostgresTransport:
         if value is None:
             return None
         if pg_type.endswith("vector") and not isinstance(value, str):
-            return VectorParameter(value)
+            return Vector(value if isinstance(value, list) else list(value))
         if pg_type == "jsonb":
             return Jsonb(value)
         return value
