@@ -180,14 +180,13 @@ def _embedder_for(model_path: Path, threads: int, batch_size: int) -> Embedder:
     return Embedder(model_path, threads=threads, batch_size=batch_size)
 
 
-# The embedder per setting as given, so a warm search does not resolve the model path (filesystem calls) again.
-_EMBEDDERS_BY_SETTING: dict[tuple[Path, int, int], Embedder] = {}
+@lru_cache(maxsize=4)
+def _embedder_for_setting(model_path: str, threads: int, batch_size: int) -> Embedder:
+    # Keyed by the setting as given, so a warm search does not resolve the model path (filesystem calls) again;
+    # _embedder_for, keyed by the resolved path, keeps one embedder for two spellings of the same path.
+    return _embedder_for(Path(model_path).resolve(), threads, batch_size)
 
 
 def get_embedder(settings: Settings) -> Embedder:
     """The process-wide embedder for these settings (one per model path, thread count and batch size)."""
-    key = (Path(settings.model_path), settings.embed_threads, settings.embed_batch_size)
-    embedder = _EMBEDDERS_BY_SETTING.get(key)
-    if embedder is None:
-        embedder = _EMBEDDERS_BY_SETTING[key] = _embedder_for(key[0].resolve(), key[1], key[2])
-    return embedder
+    return _embedder_for_setting(str(settings.model_path), settings.embed_threads, settings.embed_batch_size)
