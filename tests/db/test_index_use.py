@@ -117,20 +117,21 @@ def test_title_search_uses_the_trigram_index(scale_url):
     assert "movies_title_trgm_idx" in plans
 
 
-def test_lexical_search_uses_the_title_key_and_full_text_indexes(scale_url):
+def test_lexical_search_uses_the_title_word_and_full_text_indexes(scale_url):
     with psycopg.connect(scale_url, autocommit=True) as conn:
         # Keys as set_title_keys would store them (the bulk load above bypassed the upsert path).
         conn.execute("update movie_search set title_keys = lower(title) where title_keys is null")
         conn.execute("analyze movie_search")
         title, language = conn.execute("select title, original_language from movies where tmdb_id = 4321").fetchone()
     # Without the word "Film", which every generated title holds: a term in every row is rightly scanned.
-    misspelt = title.removeprefix("Film ")[:-2] + "x"
+    misspelt = title.removeprefix("Film ")[:-1] + "x"  # one letter changed: still found, through the index
     plans = _plans(
         scale_url,
         "select * from public.search_lexical(%(q)s, %(key)s, 'movie', 10)",
         {"q": misspelt, "key": misspelt.lower()},
     )
-    assert "movie_search_title_keys_trgm_idx" in plans
+    assert "title_vocabulary_neighbours_idx" in plans
+    assert "movie_search_title_words_idx" in plans
     assert "movie_search_document_idx" in plans
     # Once the plan is cached (generic), filtered or not, every ranking still goes through its index.
     filtered = _plans(
@@ -143,15 +144,18 @@ def test_lexical_search_uses_the_title_key_and_full_text_indexes(scale_url):
 
 
 def _assert_rankings_use_their_indexes(plans: str) -> None:
-    # A short key's title matches are looked up by their own statement (migration 20261229000200), once per
-    # similarity tier tried (0.8, then 0.6: migration 20270101000100), before the one that ranks the rest; all
-    # read the side tables (migration 20261229000100), the catalog only for hits.
+    # The title matches are scored by their own statement, once per tier of covers tried (titles holding 80% of
+    # the query's trigrams, then half: migration 20270102000100), before the one that ranks the rest; all read
+    # the side tables (migration 20261229000100), the catalog only for hits.
     ranking_plans = [plan for plan in plans.split("duration:") if "movie_filter" in plan]
     lookups = [plan for plan in ranking_plans if "array_agg(h.item_id" in plan]
-    assert 1 <= len(lookups) <= 2, "the short key's title lookup did not run"
+    assert 1 <= len(lookups) <= 2, "the title match did not run"
     assert len(ranking_plans) == len(lookups) + 1
-    assert all("movie_search_title_keys_trgm_idx" in plan for plan in ranking_plans)
-    assert any("movie_search_document_idx" in plan for plan in ranking_plans)
+    assert all("movie_search_title_words_idx" in plan for plan in lookups)
+    # The full-text candidates through the words' index, or through the language's (migration 20270102000200)
+    # when the planner expects the filter to hold fewer rows than the words.
+    assert any("movie_search_document_idx" in plan or "movie_search_language_year_idx" in plan
+               for plan in ranking_plans)
     for plan in ranking_plans:
         for table in ("movie_search", "book_search", "movies", "books"):
             assert f"Seq Scan on {table} " not in plan

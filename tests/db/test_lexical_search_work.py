@@ -1,9 +1,8 @@
-"""search_lexical's lookup for short title queries (migration 20261229000200) returns what the function before it
-did.
+"""search_lexical's bounded work returns what the function that does all of it returned.
 
-The lookup finds a short query's title matches among the closest titles first. It is meant to change the work, not
-the answer: this test runs the function it replaced (migration 20261229000100, which scores every title) beside the
-current one on a catalog where the lookup fills the page, and where it does not, and compares every row.
+Each change here was meant to change the work, not the answer: these tests run the function that scores every
+title and counts every word (migration 20261229000100) beside the current one and compare rows. Where the answer
+does change (the title match through the titles' words, migration 20270102000100), a test says how.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import pytest
 
 from cinelibre.text import phonetic_key, spoken_key
 from tests.db.catalog_rows import movie
+from tests.db.test_index_use import _plans
 
 EARLIER_FUNCTION = (
     Path(__file__).parents[2] / "supabase" / "migrations" / "20261229000100_move_search_columns_to_side_tables.sql"
@@ -53,27 +53,51 @@ def _both(pg_url: str, query: str, *, count: int = 10, language: str | None = No
     return current, counted
 
 
-def test_a_short_title_query_finds_the_same_titles_among_the_closest_first(db, pg_url, counted_function):
-    # "bera" is keyed "per": twelve titles hold the word exactly (at least the lookup's 0.6 similar), many more
-    # hold it inside a longer word ("paper", 0.5): the closest twelve fill a page of ten, not one of thirty.
+def test_a_title_query_finds_what_scoring_every_title_finds_when_the_titles_hold_its_words(
+    db, pg_url, counted_function
+):
+    # Title matches are scored among the titles holding a close word of the query's words (migration
+    # 20270102000100): where every match holds them, the rows are those of the function that scores every title.
     db.upsert_movies(movies=[movie(number, f"Per Kingdom {number}", original_language="te")
                              for number in range(1, 13)]
                      + [movie(number, f"Paper Moon {number}", original_language="hi") for number in range(13, 41)])
-    with psycopg.connect(pg_url) as conn:
-        close = conn.execute(
-            "select count(*) from public.movie_search where extensions.word_similarity('per', title_keys) >= 0.6"
-        ).fetchone()[0]
-        loose = conn.execute(
-            "select count(*) from public.movie_search where extensions.word_similarity('per', title_keys) >= 0.5"
-        ).fetchone()[0]
-    assert 10 <= close < 30 < loose
-    for query, count, language in (("bera", 10, None), ("bera", 30, None), ("bera", 10, "hi"), ("bera", 10, "te"),
-                                   ("per kingdom", 10, None), ("papr", 10, None), ("paper moon 17", 10, None)):
+    for query, count, language in (("bera", 10, None), ("bera", 10, "te"), ("per kingdom", 10, None),
+                                   ("per kingdom", 30, None), ("papr", 10, None), ("paper mon", 10, "hi"),
+                                   ("paper moon 17", 10, None)):
         current, counted = _both(pg_url, query, count=count, language=language)
         assert current == counted, (query, count, language)
         assert any(row[11] is not None for row in current), query  # title matches were found
     titles = [row[2] for row in sorted(_both(pg_url, "bera")[0], key=lambda row: -(row[11] or 0))]
     assert all(re.fullmatch(r"Per Kingdom \d+", title) for title in titles[:10])
+
+
+def test_a_word_inside_a_longer_title_word_is_no_longer_a_title_match(db, pg_url, counted_function):
+    # What the word lookup gives up: "per" (the key of "bera") is half of the trigrams of "paper", so scoring
+    # every title filled a page of thirty with "Paper Moon"s at 0.5. A title must now hold the word, or one a
+    # letter away.
+    db.upsert_movies(movies=[movie(number, f"Per Kingdom {number}", original_language="te")
+                             for number in range(1, 13)]
+                     + [movie(number, f"Paper Moon {number}", original_language="hi") for number in range(13, 41)])
+    current, counted = _both(pg_url, "bera", count=30)
+    titles = {row[2] for row in current if row[11] is not None}
+    assert titles == {f"Per Kingdom {number}" for number in range(1, 13)}
+    assert {row[2] for row in counted if row[11] is not None} > titles
+
+
+def test_a_query_of_more_than_ten_known_words_is_matched_as_before(db, pg_url, counted_function):
+    # Covers are sets of a way's words (2^n of them); past ten words in the vocabulary the function scores
+    # every title, as the function before it did.
+    words = "amber basil cedar dahlia elder fennel ginger hazel iris juniper kale"
+    db.upsert_movies(movies=[movie(1, words.title(), original_language="hi"),
+                             movie(2, "Amber Basil", original_language="hi"),
+                             movie(3, "Juniper Kale Iris", original_language="te")])
+    for count in (10, 30):
+        current, counted = _both(pg_url, words, count=count)
+        assert current == counted, count
+        assert any(row[11] is not None for row in current)
+    plans = _plans(pg_url, "select * from public.search_lexical(%(q)s, %(key)s)", {"q": words, "key": words})
+    assert "movie_search_title_keys_trgm_idx" in plans  # the trigram match, not the title words
+    assert "movie_search_title_words_idx" not in plans
 
 
 # -- Words counted from the statistics (migration 20270101000100, issue 12, session 6)
