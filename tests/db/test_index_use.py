@@ -29,8 +29,13 @@ def scale_url(pg_url: str) -> Iterator[str]:
     url = pg_url.replace("/cinelibre?", "/index_scale?", 1)
     apply_migrations(url)
     with psycopg.connect(url, autocommit=True) as conn:
-        # Bulk load first and build the HNSW indexes afterwards, as one would for a large import.
-        conn.execute("drop index movies_embedding_idx; drop index books_embedding_idx")
+        # Bulk load first and build the HNSW indexes afterwards (the per-language ones too), as one would for a
+        # large import.
+        hnsw = dict(conn.execute(
+            "select indexname, indexdef from pg_indexes where schemaname = 'public'"
+            " and tablename in ('movies', 'books') and indexdef like '%USING hnsw%'"
+        ).fetchall())
+        conn.execute("drop index " + ", ".join(f"public.{name}" for name in hnsw))
         conn.execute(
             f"with new_items as (insert into items (item_type) select 'movie' from generate_series(1, {ROWS})"
             " returning id)"
@@ -47,11 +52,8 @@ def scale_url(pg_url: str) -> Iterator[str]:
             f" {_RANDOM_VECTOR} from new_items"
         )
         conn.execute("set maintenance_work_mem = '256MB'")
-        for table in ("movies", "books"):
-            conn.execute(
-                f"create index {table}_embedding_idx on public.{table}"
-                " using hnsw (embedding extensions.vector_cosine_ops)"
-            )
+        for definition in hnsw.values():
+            conn.execute(definition)
         conn.execute("analyze")
     yield url
     with psycopg.connect(pg_url, autocommit=True) as conn:
