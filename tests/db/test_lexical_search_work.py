@@ -100,9 +100,9 @@ def test_a_query_of_more_than_ten_known_words_is_matched_as_before(db, pg_url, c
     assert "movie_search_title_words_idx" not in plans
 
 
-# -- Words counted from the statistics (migration 20270101000100, issue 12, session 6)
+# -- Words' holders read from the counts the catalog's writes keep (migration 20270103000100, issue 12, session 8)
 
-COMMON_DOCUMENTS = 4_200  # over four times search_lexical's word_count_cap (1,000): the statistics may stand in
+COMMON_DOCUMENTS = 1_200  # over search_lexical's word_count_cap (1,000): counting would stop at the cap
 
 
 def _add_movies(conn: psycopg.Connection, count: int, title: str, overview: str) -> None:
@@ -115,86 +115,61 @@ def _add_movies(conn: psycopg.Connection, count: int, title: str, overview: str)
     )
 
 
-def _held_by(pg_url: str, lexeme: str) -> float:
-    """How many movies the statistics say hold `lexeme`, as search_lexical reads them (0 when not listed)."""
+def _held_by(pg_url: str, lexeme: str) -> int:
+    """How many movies hold `lexeme`, as search_lexical reads it."""
     with psycopg.connect(pg_url) as conn:
-        row = conn.execute(
-            "select coalesce(f.frequencies[array_position(f.lexemes, %s)] * f.document_count, 0)"
-            " from public.search_word_frequencies() f where f.item_type = 'movie'",
+        return conn.execute(
+            "select coalesce(sum(documents), 0)::integer from public.search_word_documents"
+            " where item_type = 'movie' and lexeme = %s",
             (lexeme,),
-        ).fetchone()
-    return row[0] if row else 0.0
+        ).fetchone()[0]
 
 
-@pytest.fixture
-def movie_statistics_kept(pg_url: str) -> Iterator[None]:
-    """No autovacuum ANALYZE between the test's deletes and its searches (it would refresh the statistics)."""
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("alter table public.movie_search set (autovacuum_enabled = off)")
-    try:
-        yield
-    finally:
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute("alter table public.movie_search reset (autovacuum_enabled)")
-
-
-def test_a_word_the_statistics_put_in_thousands_of_documents_is_not_counted(
-    db, pg_url, counted_function, movie_statistics_kept
-):
+def test_words_weigh_as_counting_their_holders_weighs_them_after_every_write(db, pg_url, counted_function):
     with psycopg.connect(pg_url, autocommit=True) as conn:
         _add_movies(conn, COMMON_DOCUMENTS, "Film", "A kingdom at war.")
         _add_movies(conn, 10, "Dune", "A kingdom of sand.")
         _add_movies(conn, 25, "Desert", "Sand and wind.")
-        conn.execute("analyze public.movie_search")
-    assert _held_by(pg_url, "kingdom") >= 4 * 1_000
-    assert _held_by(pg_url, "sand") < 1_000
+    assert _held_by(pg_url, "kingdom") == COMMON_DOCUMENTS + 10
     queries = ("kingdom sand", "sand kingdom war", "kingdom", "a desert kingdom", "dune 17")
-    # The count would have stopped at the cap: the same rows as the function that counts every word.
     for query in queries:
         current, counted = _both(pg_url, query)
         assert current == counted, query
         assert current, query
 
-    # Delete most holders of "kingdom" behind the statistics' back: the counting function now weighs it as the
-    # rare word it has become; the current one still takes the statistics' word for it (so it did not count).
+    # Most holders of "kingdom" go: it weighs as the rare word it has become at once (no ANALYZE in between).
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("delete from items where id in (select item_id from movies where title like 'Film %%'"
                      " order by item_id limit %s)", (COMMON_DOCUMENTS - 5,))
-    assert _held_by(pg_url, "kingdom") >= 4 * 1_000
-    current, counted = _both(pg_url, "kingdom sand", count=50)
-    coverage = {row[2]: row[14] for row in current if row[14] is not None}
-    counted_coverage = {row[2]: row[14] for row in counted if row[14] is not None}
-    # "sand" alone: its share of the query's weight is larger when "kingdom" is weighed as common.
-    desert = {title for title in coverage.keys() & counted_coverage.keys() if title.startswith("Desert")}
-    assert desert
-    assert all(coverage[title] > counted_coverage[title] for title in desert)
-
-    # Once analysed again the statistics agree with the count, and so do the rows.
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("analyze public.movie_search")
-    assert _held_by(pg_url, "kingdom") < 1_000
+    assert _held_by(pg_url, "kingdom") == 15
     for query in queries:
-        current, counted = _both(pg_url, query)
+        current, counted = _both(pg_url, query, count=50)
         assert current == counted, query
+    coverage = {row[2]: row[14] for row in _both(pg_url, "kingdom sand", count=50)[0] if row[14] is not None}
+    # "kingdom" now weighs more than "sand" (15 holders against 35): the Films left, holding "kingdom" alone,
+    # cover more than half of the query; a Dune, holding both, all of it.
+    films = [value for title, value in coverage.items() if title.startswith("Film")]
+    assert len(films) == 5 and all(0.5 < value < 1 for value in films)
+    assert {value for title, value in coverage.items() if title.startswith("Dune")} == {1.0}
 
 
-def test_the_word_statistics_are_read_as_row_level_security_applies(db, pg_url):
-    """pg_stats hides a table's statistics from a role row level security applies to; search_lexical runs as the
-    caller (anon through PostgREST), so it reads them through a security definer function."""
+def test_the_counts_are_read_as_row_level_security_applies(db, pg_url):
+    """search_lexical runs as its caller (anon through PostgREST), whom row level security applies to: the counts
+    it reads are public, so anon's search weighs words as the owner's does."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
         _add_movies(conn, 50, "Film", "A kingdom at war.")
-        conn.execute("analyze public.movie_search")
+        _add_movies(conn, 5, "Dune", "A kingdom of sand.")
+    params = {"q": "kingdom sand", "key": phonetic_key("kingdom sand"), "spoken": None, "count": 20,
+              "language": None}
     with psycopg.connect(pg_url) as conn:
+        owner = sorted(conn.execute(CALL.format(name="search_lexical"), params).fetchall())
         conn.execute("set role anon")
-        hidden = conn.execute(
-            "select count(*) from pg_catalog.pg_stats where schemaname = 'public' and tablename = 'movie_search'"
-        ).fetchone()[0]
-        read = conn.execute(
-            "select f.frequencies[array_position(f.lexemes, 'kingdom')], f.document_count"
-            " from public.search_word_frequencies() f where f.item_type = 'movie'"
-        ).fetchone()
-    assert hidden == 0
-    assert read == (1.0, 50.0)
+        anon = sorted(conn.execute(CALL.format(name="search_lexical"), params).fetchall())
+    assert anon == owner
+    # "sand" (5 holders) weighs more than "kingdom" (55): were the counts hidden, both would weigh the same.
+    assert {row[14] for row in owner if row[2].startswith("Dune")} == {1.0}
+    films = [row[14] for row in owner if row[2].startswith("Film")]
+    assert films and all(0 < value < 0.5 for value in films)
 
 
 SCANNED_DOCUMENTS = 51_000  # over 50 times the candidate budget (1,000): the table is read in order
@@ -209,7 +184,6 @@ def test_a_word_in_most_documents_finds_the_same_candidates_by_reading_the_table
         _add_movies(conn, SCANNED_DOCUMENTS // 2, "Film", "A thriller at sea.")
         _add_movies(conn, 300, "Storm", "A storm at sea, and a thriller on the shore.")
         _add_movies(conn, SCANNED_DOCUMENTS // 2, "Film", "A thriller in the city.")
-        conn.execute("analyze public.movie_search")
     assert _held_by(pg_url, "thriller") >= 50 * 1_000
     plans: list[str] = []
     for query, count in (("thriller", 10), ("storm thriller", 30), ("a thriller in the city", 50),
