@@ -19,6 +19,11 @@
 --   document holding both counts twice; otherwise the count is the one counting gave, now exact past the
 --   statistics' reach (a word deleted from most documents weighs as rare at once, not after the next ANALYZE).
 -- - public.search_word_frequencies() goes: nothing reads the statistics any more.
+--
+-- The title match's second tier reads fewer titles: when the first tier (covers of 80% of the query's trigrams)
+-- fills the page but not with titles that similar, only a title at least as similar as the page's last can
+-- still enter it, so the covers read are those of that similarity (0.7 or 0.6), not of the threshold (0.5).
+-- The threshold's covers of "the northrn kaash" read 15,000 titles at a million items.
 
 create table public.search_word_documents (
   item_type text not null check (item_type in ('movie', 'book')),
@@ -231,7 +236,9 @@ declare
   -- A way with more query words than this in the vocabulary is not split into covers (2^n sets).
   title_cover_words constant integer := 10;
   title_candidate_budget constant integer := 200;
-  cover_tiers constant real[] := '{0.8, 0.5}';
+  -- Highest first; the last is the threshold.
+  cover_tiers constant real[] := '{0.8, 0.7, 0.6, 0.5}';
+  cover_tier integer := 1;
   too_many_title_words boolean;
   -- Each tier's covers as a tsquery (null when it has none).
   tier_queries text[];
@@ -386,8 +393,9 @@ begin
   -- threshold and order.
   -- A query of common words ("the love") is held by thousands of titles, and scoring them all would cost as
   -- much as the full match: at most title_candidate_budget titles of each table are scored, those holding
-  -- nearly every word (80% of the trigrams) first. Only if they do not fill the page are the covers at the
-  -- threshold read.
+  -- nearly every word (80% of the trigrams) first. Only if they do not fill the page with titles as similar are
+  -- more covers read: those at the page's last similarity when the page is full (see below), else at the
+  -- threshold.
   -- Planned once per connection, as the lookups below: planning this statement costs more than running it.
   title_plan_cache_mode := pg_catalog.current_setting('plan_cache_mode');
   perform pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
@@ -471,8 +479,8 @@ begin
   into too_many_title_words, tier_queries;
 
   if not too_many_title_words then
-    for tier in 1 .. cardinality(cover_tiers) loop
-      title_query_text := tier_queries[tier];
+    loop
+      title_query_text := tier_queries[cover_tier];
       if title_query_text is not null then
         select array_agg(h.item_id order by h.similarity desc, h.item_id),
                array_agg(h.item_type order by h.similarity desc, h.item_id),
@@ -529,7 +537,18 @@ begin
           limit capped
         ) h;
       end if;
-      exit when coalesce(cardinality(title_ids), 0) >= capped and title_similarities[capped] >= cover_tiers[tier];
+      exit when cover_tier = cardinality(cover_tiers)
+             or (coalesce(cardinality(title_ids), 0) >= capped and title_similarities[capped] >= cover_tiers[cover_tier]);
+      if coalesce(cardinality(title_ids), 0) >= capped then
+        -- The page is full: only a title at least as similar as its last can still enter it, and every such
+        -- title holds a cover of the highest tier at or under that similarity. At a million items the covers at
+        -- the threshold read thousands of titles holding a common word ("the") and one close to another.
+        select min(t.position) into cover_tier
+        from unnest(cover_tiers) with ordinality as t(tier, position)
+        where t.tier <= title_similarities[capped];
+      else
+        cover_tier := cardinality(cover_tiers);
+      end if;
     end loop;
     perform pg_catalog.set_config('plan_cache_mode', title_plan_cache_mode, true);
     -- The main statement takes these as they are, none among them.
