@@ -11,8 +11,8 @@
 -- - public.search_word_documents: how many documents of each side table hold each lexeme of search_document.
 --   Statement triggers on movie_search and book_search add what each write changes. A writer inserts its
 --   changes as new rows and never updates a shared one: two catalog writers never wait for each other here, so
---   they cannot deadlock on a common word's count. The writer that gets the merge lock folds the rows of the
---   lexemes it touched into one per lexeme; the others leave theirs for a later merge (a reader sums them).
+--   they cannot deadlock on a common word's count. Every sixteenth write, if it gets the merge lock, folds the
+--   rows of the lexemes it touched into one each; the others leave theirs for a later merge (a reader sums them).
 -- - search_lexical reads a word's holders from it: those of its english stem plus those of its word as written
 --   (the word's query matches either), and a hyphenated word's parts as a phrase are held at most as often as
 --   its rarest part. Where the two spellings differ ("rainy": "raini" in an overview, "rainy" in a cast name), a
@@ -41,6 +41,11 @@ create policy search_word_documents_public_read on public.search_word_documents
   for select to anon, authenticated using (true);
 grant select on public.search_word_documents to anon, authenticated;
 
+-- Numbers the writes of the counts, so that every sixteenth merges (count_search_words).
+create sequence public.search_word_documents_writes;
+-- Supabase grants new sequences to its API roles by default: only the trigger (its owner's) writes this one.
+revoke all on sequence public.search_word_documents_writes from public, anon, authenticated;
+
 create function public.count_search_words() returns trigger
 language plpgsql
 security definer
@@ -48,6 +53,8 @@ set search_path = ''
 as $$
 declare
   kind text := case tg_table_name when 'movie_search' then 'movie' else 'book' end;
+  -- A word held by most documents is touched by most writes: a reader sums about this many rows of it.
+  merge_every constant integer := 16;
   touched text[];
 begin
   if tg_op = 'TRUNCATE' then
@@ -98,10 +105,13 @@ begin
     select array_agg(a.lexeme) into touched from changed a;
   end if;
 
-  -- One writer at a time merges, and only under read committed (a later snapshot sees the merge before it).
-  -- The merge deletes only rows whose writers have committed, so it never waits on another writer; the rows of
-  -- a writer still open stay as they are, and their sum is kept.
+  -- Every merge_every-th write merges the lexemes it touched into one row each: the catalog's triggers write one
+  -- item per statement, and merging at every write cost an item's insert a third more time. One writer at a time
+  -- merges, and only under read committed (a later snapshot sees the merge before it). The merge deletes only
+  -- rows whose writers have committed, so it never waits on another writer; the rows of a writer still open
+  -- stay as they are, and their sum is kept.
   if touched is not null
+     and pg_catalog.nextval('public.search_word_documents_writes') % merge_every = 0
      and pg_catalog.current_setting('transaction_isolation') = 'read committed'
      and pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('public.search_word_documents')) then
     with merged as (

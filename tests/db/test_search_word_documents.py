@@ -54,11 +54,12 @@ def test_every_catalog_write_keeps_the_counts(db, pg_url):
     assert ("movie", "kingdom", 2) in kept and ("movie", "river", 1) in kept  # "Kingdom of Sand" keeps its title
     assert not any(lexeme in ("desert", "war") and item_type == "movie" for item_type, lexeme, _ in kept)
 
+    _next_write_merges(pg_url)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("delete from items where id in (select item_id from movies where tmdb_id = 2)")
     kept, counted = _kept_and_counted(pg_url)
     assert kept == counted
-    assert _documents(pg_url, "movie", "storm") == (0, 0)  # a word no document holds leaves no row
+    assert _documents(pg_url, "movie", "storm") == (0, 0)  # merged, a word no document holds leaves no row
 
 
 def test_emptying_the_catalog_empties_its_counts(db, pg_url):
@@ -79,20 +80,42 @@ def _insert_movie(conn: psycopg.Connection, tmdb_id: int) -> None:
     )
 
 
+def _next_write_merges(pg_url: str) -> None:
+    """Every sixteenth write of the counts merges: make it the next one."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("select setval('public.search_word_documents_writes',"
+                     " (nextval('public.search_word_documents_writes') / 16 + 1) * 16 - 1)")
+
+
 def test_concurrent_writers_never_wait_for_each_other_and_no_count_is_lost(db, pg_url):
     db.upsert_movies(movies=[movie(1, "Kingdom of Sand", overview="A kingdom at war.", original_language="hi")])
+    _next_write_merges(pg_url)
+    db.upsert_movies(movies=[movie(2, "Kingdom of Sand", overview="A kingdom at war.", original_language="hi")])
+    assert _documents(pg_url, "movie", "kingdom") == (2, 1)
     with psycopg.connect(pg_url) as first, psycopg.connect(pg_url) as second:
         second.execute("set lock_timeout = '5s'")  # waiting for the first writer would fail the test, not hang it
-        _insert_movie(first, 2)  # holds the merge lock until it commits
-        _insert_movie(second, 3)
+        _next_write_merges(pg_url)
+        _insert_movie(first, 3)  # merges, and holds the merge lock until it commits
+        _next_write_merges(pg_url)
+        _insert_movie(second, 4)  # would merge, finds the lock taken, leaves its rows
         second.commit()
         first.commit()
     kept, counted = _kept_and_counted(pg_url)
     assert kept == counted
-    # The second writer could not merge while the first was open: its rows stand beside the merged one.
-    assert _documents(pg_url, "movie", "kingdom") == (3, 2)
-    db.upsert_movies(movies=[movie(4, "Kingdom Come", original_language="hi")])
-    assert _documents(pg_url, "movie", "kingdom") == (4, 1)  # the next write of the word merges them
+    assert _documents(pg_url, "movie", "kingdom") == (4, 2)
+    _next_write_merges(pg_url)
+    db.upsert_movies(movies=[movie(5, "Kingdom Come", original_language="hi")])
+    assert _documents(pg_url, "movie", "kingdom") == (5, 1)  # the next merging write of the word folds them
+    kept, counted = _kept_and_counted(pg_url)
+    assert kept == counted
+
+
+def test_a_common_words_rows_stay_few_however_many_items_are_written(db, pg_url):
+    db.upsert_movies(movies=[movie(number, f"Kingdom {number}", overview="A kingdom at war.", original_language="hi")
+                             for number in range(1, 65)])
+    documents, rows = _documents(pg_url, "movie", "kingdom")
+    assert documents == 64
+    assert rows <= 16  # the catalog's triggers wrote the 64 items one statement each
     kept, counted = _kept_and_counted(pg_url)
     assert kept == counted
 
@@ -101,6 +124,7 @@ def test_concurrent_writers_never_wait_for_each_other_and_no_count_is_lost(db, p
 def test_a_writer_whose_snapshot_is_its_transactions_leaves_the_merge_to_others(db, pg_url, isolation):
     # Its snapshot may predate another writer's merge, whose rows it would then delete a second time.
     db.upsert_movies(movies=[movie(1, "Kingdom of Sand", overview="A kingdom at war.", original_language="hi")])
+    _next_write_merges(pg_url)
     with psycopg.connect(pg_url) as conn:
         conn.isolation_level = isolation
         _insert_movie(conn, 2)
