@@ -17,6 +17,7 @@ from cinelibre.db import embedded, migrate
 from cinelibre.db.postgres import PostgresDatabase
 from cinelibre.settings import Settings, get_settings, load_settings
 from tests.demo_server import demo_server  # noqa: F401 (a session fixture: one `cinelibre serve` for all who need it)
+from tests.deploy.sam_cli import SamBuild
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EVENTS_DIR = REPO_ROOT / "events"
@@ -29,6 +30,24 @@ _TRUNCATE = (
     " public.rate_limit_buckets, public.recommender_models, public.recommendation_impressions"
     " restart identity cascade"
 )
+
+
+EARLY_SAM_BUILD = pytest.StashKey[SamBuild]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """`sam build` (tests/deploy/test_sam_build.py) takes about a minute, mostly in one process at a time,
+    while pytest runs one test at a time on a machine with two cores: when that module's tests are to run,
+    the build starts now, beside the tests that come before them, instead of when they are reached."""
+    collect_only = session.config.option.collectonly
+    if not collect_only and any(item.path.name == "test_sam_build.py" for item in session.items):
+        session.config.stash[EARLY_SAM_BUILD] = SamBuild()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    build = config.stash.get(EARLY_SAM_BUILD, None)
+    if build is not None:
+        build.stop()
 
 
 @pytest.fixture(scope="session")
