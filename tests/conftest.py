@@ -16,7 +16,12 @@ from cinelibre import db as db_package
 from cinelibre.db import embedded, migrate
 from cinelibre.db.postgres import PostgresDatabase
 from cinelibre.settings import Settings, get_settings, load_settings
-from tests.demo_server import demo_server  # noqa: F401 (a session fixture: one `cinelibre serve` for all who need it)
+from tests.demo_server import (
+    EARLY_DEMO_SERVER,
+    StartedDemoServer,
+    demo_server,  # noqa: F401 (a session fixture: one `cinelibre serve` for all who need it)
+    wanted_by,
+)
 from tests.deploy.sam_cli import SamBuild
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -36,18 +41,24 @@ EARLY_SAM_BUILD = pytest.StashKey[SamBuild]()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """`sam build` (tests/deploy/test_sam_build.py) takes about a minute, mostly in one process at a time,
-    while pytest runs one test at a time on a machine with two cores: when that module's tests are to run,
-    the build starts now, beside the tests that come before them, instead of when they are reached."""
-    collect_only = session.config.option.collectonly
-    if not collect_only and any(item.path.name == "test_sam_build.py" for item in session.items):
+    """Two slow starts run in processes of their own; pytest runs one test at a time on a machine with two
+    cores, so each starts as soon as the session has collected a test that needs it, beside the tests that come
+    before: `sam build` (tests/deploy/test_sam_build.py, about a minute of one core) and the demo server's
+    `cinelibre serve`, whose first start embeds the demo catalog."""
+    if session.config.option.collectonly:
+        return
+    if any(item.path.name == "test_sam_build.py" for item in session.items):
         session.config.stash[EARLY_SAM_BUILD] = SamBuild()
+    if wanted_by(session.items):
+        session.config.stash[EARLY_DEMO_SERVER] = StartedDemoServer()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    build = config.stash.get(EARLY_SAM_BUILD, None)
-    if build is not None:
-        build.stop()
+    """Whatever started early and was never waited for (the session stopped before its tests)."""
+    for key in (EARLY_SAM_BUILD, EARLY_DEMO_SERVER):
+        started = config.stash.get(key, None)
+        if started is not None:
+            started.stop()
 
 
 @pytest.fixture(scope="session")
