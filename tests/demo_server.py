@@ -54,7 +54,7 @@ def wait_ready(process: subprocess.Popen, base: str, log: Path) -> dict:
                 return response.json()
         except httpx.TransportError:
             pass
-        time.sleep(1)
+        time.sleep(0.25)
     pytest.fail(f"serve was not ready within {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
 
 
@@ -65,22 +65,55 @@ def serve_env(data_dir: Path, cors_origins: str = "") -> dict[str, str]:
                   "POWERTOOLS_LOG_LEVEL": "WARNING", "CINELIBRE_CORS_ORIGINS": cors_origins}
 
 
-@pytest.fixture(scope="session")
-def demo_server() -> Iterator[DemoServer]:
-    # Not under pytest's basetemp: pytest prunes old basetemps of the same user, so a second pytest run on
-    # the machine could delete this server's database from under it.
-    with tempfile.TemporaryDirectory(prefix="cinelibre-serve-") as directory:
-        data_dir = Path(directory)
-        other_origin = f"http://127.0.0.1:{free_port()}"
-        env = serve_env(data_dir, cors_origins=other_origin)
+class StartedDemoServer:
+    """`cinelibre serve` started (not yet ready) in a fresh data directory. Not under pytest's basetemp: pytest
+    prunes old basetemps of the same user, so a second pytest run on the machine could delete this server's
+    database from under it."""
+
+    def __init__(self) -> None:
+        self._directory = tempfile.TemporaryDirectory(prefix="cinelibre-serve-")
+        data_dir = Path(self._directory.name)
+        self.other_origin = f"http://127.0.0.1:{free_port()}"
+        self.env = serve_env(data_dir, cors_origins=self.other_origin)
         port = free_port()
-        log = data_dir / "serve.log"
-        process = start_serve(env, port, log)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(process, base, log)
-            yield DemoServer(base, log, env, other_origin)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-            subprocess.run([str(CLI), "db", "stop"], env=env, cwd=REPO, timeout=60, check=False)
+        self.base = f"http://127.0.0.1:{port}"
+        self.log = data_dir / "serve.log"
+        self.process = start_serve(self.env, port, self.log)
+        self._stopped = False
+
+    def ready(self) -> DemoServer:
+        wait_ready(self.process, self.base, self.log)
+        return DemoServer(self.base, self.log, self.env, self.other_origin)
+
+    def stop(self) -> None:
+        """Stop the server and the embedded PostgreSQL it left running, and remove its data directory."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        subprocess.run([str(CLI), "db", "stop"], env=self.env, cwd=REPO, timeout=60, check=False)
+        self._directory.cleanup()
+
+
+EARLY_DEMO_SERVER = pytest.StashKey[StartedDemoServer]()
+
+
+def wanted_by(items: list[pytest.Item]) -> bool:
+    """Whether a collected test will use the session's server (the browser tests may be pointed at another)."""
+    uses = any("demo_server" in item.fixturenames for item in items)
+    browser_uses = any("app_url" in item.fixturenames for item in items) and not os.environ.get(
+        "CINELIBRE_TEST_SERVE_URL"
+    )
+    return uses or browser_uses
+
+
+@pytest.fixture(scope="session")
+def demo_server(request: pytest.FixtureRequest) -> Iterator[DemoServer]:
+    # tests/conftest.py starts the server as soon as the session has collected a test that uses it: the first
+    # start embeds the whole demo catalog, so it runs beside the tests that come before.
+    started = request.config.stash.get(EARLY_DEMO_SERVER, None) or StartedDemoServer()
+    try:
+        yield started.ready()
+    finally:
+        started.stop()

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Iterator
 
 import psycopg
 import pytest
 
 from cinelibre.db import migrate
+from cinelibre.db.postgres import PostgresDatabase
 
 HASH = "$2b$10$abcdefghijklmnopqrstuuAbCdEfGhIjKlMnOpQrStUvWxYz01234"
 MOVIES = 900
@@ -28,11 +30,27 @@ NEIGHBOURS = 200
 MEAN, USER_REG, SHRINKAGE, NEUTRAL_WEIGHT = 3.5, 2.0, 0.75, 0.25
 
 
+@pytest.fixture(scope="module")
+def model_db(pg_url, leftovers) -> Iterator[PostgresDatabase]:
+    """The module's adapter: the model below is built once for the module's tests (about 3.5 s each time) and
+    every table is emptied after the last of them."""
+    database = PostgresDatabase(pg_url, max_connections=4)
+    try:
+        yield database
+    finally:
+        database.close()
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("truncate public.recommender_active, public.recommender_models cascade")
+        leftovers.clear()
+
+
 @pytest.fixture
-def forget_models(pg_url):
-    yield
+def db(model_db, pg_url) -> Iterator[PostgresDatabase]:
+    """The module's adapter; what a test adds (its user, the ratings and what they maintain: per-item rating
+    counts, cached model scores) goes after it, so that each test sees the model alone, as it was built."""
+    yield model_db
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("truncate public.recommender_active, public.recommender_models cascade")
+        conn.execute("truncate public.users, public.item_rating_stats restart identity cascade")
 
 
 def _previous_definition() -> str:
@@ -40,9 +58,10 @@ def _previous_definition() -> str:
     return migrate.earlier_function("20261221000200", "get_model_recommendations", "previous_model_recommendations")
 
 
-@pytest.fixture
-def model(db, pg_url, forget_models):
+@pytest.fixture(scope="module")
+def model(model_db, pg_url):
     """A catalog of 900 movies and 100 books, a model whose every item has 200 neighbours, and its biases."""
+    db = model_db
     rng = random.Random(9)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         movies = [row[0] for row in conn.execute(

@@ -22,7 +22,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.conftest import truncate_all
+from tests.conftest import EARLY_SAM_BUILD, truncate_all
 from tests.deploy.built import (
     REGION,
     BuiltFunction,
@@ -35,8 +35,7 @@ from tests.deploy.built import (
     shipped_distributions,
     unzipped_bytes,
 )
-from tests.deploy.cloudformation import REPO_ROOT
-from tests.deploy.sam_cli import VENV_BIN, sam_environment
+from tests.deploy.sam_cli import SamBuild
 
 pytestmark = pytest.mark.slow
 
@@ -60,15 +59,11 @@ HTTP_LIBRARIES = {"fastapi", "mangum", "starlette", "bcrypt", "email-validator"}
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BuiltFunction]:
-    result = subprocess.run(
-        [VENV_BIN / "sam", "build"],
-        cwd=REPO_ROOT,
-        env=sam_environment(tmp_path_factory.mktemp("sam")),
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+def built(request: pytest.FixtureRequest) -> dict[str, BuiltFunction]:
+    # tests/conftest.py starts the build as soon as the session has collected this module.
+    build = request.config.stash.get(EARLY_SAM_BUILD, None) or SamBuild()
+    result = build.wait(timeout_s=1800)
+    build.stop()
     assert result.returncode == 0, f"sam build failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
     assert "Build Succeeded" in result.stdout
     for line in (result.stdout + result.stderr).splitlines():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 from pydantic import AliasChoices
@@ -60,23 +60,37 @@ def settings_environment_names() -> set[str]:
     return names
 
 
-def test_cfn_lint_finds_nothing() -> None:
-    result = subprocess.run(
-        [VENV_BIN / "cfn-lint", "--format", "parseable", str(TEMPLATE)], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+@pytest.fixture(scope="module")
+def linters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, subprocess.Popen]]:
+    """cfn-lint and `sam validate --lint`, started together: each is several seconds of one core, and pytest
+    runs one test at a time on a machine with two."""
+    started = {
+        "cfn-lint": subprocess.Popen(  # noqa: S603 (the project's own cfn-lint, fixed arguments)
+            [VENV_BIN / "cfn-lint", "--format", "parseable", str(TEMPLATE)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ),
+        "sam validate": subprocess.Popen(  # noqa: S603 (the project's own sam, fixed arguments)
+            [VENV_BIN / "sam", "validate", "--lint", "--template-file", str(TEMPLATE)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=REPO_ROOT, env=sam_environment(tmp_path_factory.mktemp("sam")),
+        ),
+    }  # fmt: skip
+    yield started
+    for process in started.values():
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
-def test_sam_validate_lint_passes(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [VENV_BIN / "sam", "validate", "--lint", "--template-file", str(TEMPLATE)],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=sam_environment(tmp_path),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "is a valid SAM Template" in result.stdout + result.stderr
+def test_cfn_lint_finds_nothing(linters: dict[str, subprocess.Popen]) -> None:
+    stdout, stderr = linters["cfn-lint"].communicate(timeout=600)
+    assert linters["cfn-lint"].returncode == 0, stdout + stderr
+
+
+def test_sam_validate_lint_passes(linters: dict[str, subprocess.Popen]) -> None:
+    stdout, stderr = linters["sam validate"].communicate(timeout=600)
+    assert linters["sam validate"].returncode == 0, stdout + stderr
+    assert "is a valid SAM Template" in stdout + stderr
 
 
 def test_python313_functions_sized_as_cinelibre_invoke_or_their_parameter(deployment: Deployment) -> None:

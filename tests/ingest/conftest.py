@@ -16,6 +16,7 @@ import pytest
 import respx
 from pydantic import SecretStr
 
+from cinelibre.ingest import handler as ingest_handler
 from cinelibre.ingest.handler import build_pipeline
 from cinelibre.ingest.http import RetryPolicy
 from cinelibre.ingest.pipeline import IngestPipeline
@@ -131,6 +132,26 @@ def make_pipeline(db: Any, embedder: Any, clock: SimulatedTime) -> Callable[...,
         )
 
     return make
+
+
+@pytest.fixture
+def simulated_waits(clock: SimulatedTime, monkeypatch: pytest.MonkeyPatch) -> SimulatedTime:
+    """For tests of the real command and handler, which build their own pipeline: that same pipeline, waiting
+    as `make_pipeline`'s does. Retry sleeps pass on the simulated clock, where they still count, instead of in
+    real time (a run that keeps being refused would wait through every backoff, about 15 s), and the request
+    rate is not held to the real TMDB's limit, since nothing here is TMDB (the recorded catalog took ~5 s)."""
+    real_build = ingest_handler.build_pipeline
+    waits = {"sleep": clock.sleep, "requests_per_second": 1000.0}
+
+    def build(settings: Settings, database: Any, embedder: Any, **options: Any) -> IngestPipeline:
+        tmdb_options = {**waits, **(options.pop("tmdb_options", None) or {})}
+        books_options = {**waits, **(options.pop("books_options", None) or {})}
+        return real_build(
+            settings, database, embedder, tmdb_options=tmdb_options, books_options=books_options, **options
+        )
+
+    monkeypatch.setattr(ingest_handler, "build_pipeline", build)
+    return clock
 
 
 def discoverable_ids(catalog: RecordedCatalog, languages: list[str]) -> set[int]:

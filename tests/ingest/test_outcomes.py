@@ -181,7 +181,7 @@ def test_runs_left_running_by_a_dead_process_are_closed_as_abandoned(
 
 
 def test_a_failed_scheduled_run_is_a_failed_invocation_with_its_metrics_out(
-    upstream, faults, clock, settings, monkeypatch, db, pg_url, capfd
+    upstream, faults, simulated_waits, settings, monkeypatch, db, pg_url, capfd
 ):
     monkeypatch.setenv("TMDB_API_KEY", TMDB_TEST_KEY)
     monkeypatch.setenv("CINELIBRE_INGEST_LANGUAGES", "en")
@@ -189,7 +189,8 @@ def test_a_failed_scheduled_run_is_a_failed_invocation_with_its_metrics_out(
     faults.append(lambda request: everything_429(request) if request.url.host == TMDB_HOST else None)
     handler = load_function()
     with pytest.raises(IngestRunFailed, match="tmdb"):
-        handler({**SCHEDULED_EVENT, "detail": {"sources": ["tmdb"]}}, SimulatedLambdaContext(clock))
+        handler({**SCHEDULED_EVENT, "detail": {"sources": ["tmdb"]}}, SimulatedLambdaContext(simulated_waits))
+    assert simulated_waits.sleeps, "the refused requests were retried, waiting between tries"
     printed = capfd.readouterr().out
     emf = [json.loads(line) for line in printed.splitlines() if line.startswith("{") and '"_aws"' in line]
     overall = next(m for m in emf if "IngestRunsFailed" in m and "source" not in m)
@@ -217,20 +218,22 @@ def tmdb_env(settings, monkeypatch):
 
 
 def test_exit_code_3_for_a_partial_run_and_the_lost_page_in_the_summary(
-    cli, upstream, faults, tmdb_env, db, pg_url
+    cli, upstream, faults, tmdb_env, simulated_waits, db, pg_url
 ):
     faults.append(malformed_first_popular_page)
     result = CliRunner().invoke(cli, ["ingest", "--source", "tmdb"])
     assert result.exit_code == 3, result.output
+    assert simulated_waits.sleeps, "the malformed page was retried, waiting between tries"
     assert "overall: partial" in result.output
     assert "skipped page discover en:popular:2020- page 1" in result.output
     assert "retried by the next run" in result.output
 
 
-def test_exit_code_1_when_every_request_is_refused(cli, upstream, faults, tmdb_env, db, pg_url):
+def test_exit_code_1_when_every_request_is_refused(cli, upstream, faults, tmdb_env, simulated_waits, db, pg_url):
     faults.append(everything_429)
     result = CliRunner().invoke(cli, ["ingest", "--source", "tmdb"])
     assert result.exit_code == 1, result.output
+    assert simulated_waits.sleeps, "the refused requests were retried, waiting between tries"
     assert "overall: failed" in result.output and "429" in result.output
 
 
