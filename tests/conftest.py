@@ -33,6 +33,8 @@ EVENTS_DIR = REPO_ROOT / "events"
 _EMPTIED = (
     "public.items", "public.users", "public.ingest_runs", "public.ingest_checkpoints", "public.rate_limit_buckets",
     "public.recommender_models", "public.recommendation_impressions",
+    # The search words' kept counts: deleting a catalog's rows (rather than truncating them) leaves their rows.
+    "public.search_word_documents",
 )  # fmt: skip
 _TRUNCATE = f"truncate {', '.join(_EMPTIED)} restart identity cascade"
 # The tables `_TRUNCATE` empties: those named and, by cascade, every table that references one of them.
