@@ -19,11 +19,6 @@
 --   document holding both counts twice; otherwise the count is the one counting gave, now exact past the
 --   statistics' reach (a word deleted from most documents weighs as rare at once, not after the next ANALYZE).
 -- - public.search_word_frequencies() goes: nothing reads the statistics any more.
---
--- The title match's second tier reads fewer titles: when the first tier (covers of 80% of the query's trigrams)
--- fills the page but not with titles that similar, only a title at least as similar as the page's last can
--- still enter it, so the covers read are those of that similarity (0.7 or 0.6), not of the threshold (0.5).
--- The threshold's covers of "the northrn kaash" read 15,000 titles at a million items.
 
 create table public.search_word_documents (
   item_type text not null check (item_type in ('movie', 'book')),
@@ -134,7 +129,8 @@ revoke execute on function public.count_search_words() from public;
 create trigger movie_search_count_words_inserted after insert on public.movie_search
   referencing new table as new_rows for each statement execute function public.count_search_words();
 create trigger movie_search_count_words_updated after update on public.movie_search
-  referencing old table as old_rows new table as new_rows for each statement execute function public.count_search_words();
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function public.count_search_words();
 create trigger movie_search_count_words_deleted after delete on public.movie_search
   referencing old table as old_rows for each statement execute function public.count_search_words();
 create trigger movie_search_count_words_truncated after truncate on public.movie_search
@@ -142,7 +138,8 @@ create trigger movie_search_count_words_truncated after truncate on public.movie
 create trigger book_search_count_words_inserted after insert on public.book_search
   referencing new table as new_rows for each statement execute function public.count_search_words();
 create trigger book_search_count_words_updated after update on public.book_search
-  referencing old table as old_rows new table as new_rows for each statement execute function public.count_search_words();
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function public.count_search_words();
 create trigger book_search_count_words_deleted after delete on public.book_search
   referencing old table as old_rows for each statement execute function public.count_search_words();
 create trigger book_search_count_words_truncated after truncate on public.book_search
@@ -246,9 +243,7 @@ declare
   -- A way with more query words than this in the vocabulary is not split into covers (2^n sets).
   title_cover_words constant integer := 10;
   title_candidate_budget constant integer := 200;
-  -- Highest first; the last is the threshold.
-  cover_tiers constant real[] := '{0.8, 0.7, 0.6, 0.5}';
-  cover_tier integer := 1;
+  cover_tiers constant real[] := '{0.8, 0.5}';
   too_many_title_words boolean;
   -- Each tier's covers as a tsquery (null when it has none).
   tier_queries text[];
@@ -341,7 +336,8 @@ begin
   -- holders are taken, but a GIN bitmap scan reads the word's whole posting list first (27 ms for that one).
   -- Reading the table in order until 1,000 documents hold the word reads about 1,000 / share of its rows (3,300
   -- rows, 7 ms). It is the cheaper read when at least 50,000 documents of the table read first hold the word
-  -- (a table of under 50,000 rows never qualifies), and only when no filter thins the holders out further. The candidates are the same ones: the first 1,000 holders in the table's order, movies
+  -- (a table of under 50,000 rows never qualifies), and only when no filter thins the holders out further.
+  -- The candidates are the same ones: the first 1,000 holders in the table's order, movies
   -- before books, as a bitmap scan that is not parallel returns them; so these statements run without
   -- parallel workers or synchronized scans (which would start the scan wherever another one is).
   if candidate_words = 1 and filter_language is null and filter_genre is null and filter_category is null
@@ -403,9 +399,8 @@ begin
   -- threshold and order.
   -- A query of common words ("the love") is held by thousands of titles, and scoring them all would cost as
   -- much as the full match: at most title_candidate_budget titles of each table are scored, those holding
-  -- nearly every word (80% of the trigrams) first. Only if they do not fill the page with titles as similar are
-  -- more covers read: those at the page's last similarity when the page is full (see below), else at the
-  -- threshold.
+  -- nearly every word (80% of the trigrams) first. Only if they do not fill the page are the covers at the
+  -- threshold read.
   -- Planned once per connection, as the lookups below: planning this statement costs more than running it.
   title_plan_cache_mode := pg_catalog.current_setting('plan_cache_mode');
   perform pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
@@ -489,8 +484,8 @@ begin
   into too_many_title_words, tier_queries;
 
   if not too_many_title_words then
-    loop
-      title_query_text := tier_queries[cover_tier];
+    for tier in 1 .. cardinality(cover_tiers) loop
+      title_query_text := tier_queries[tier];
       if title_query_text is not null then
         select array_agg(h.item_id order by h.similarity desc, h.item_id),
                array_agg(h.item_type order by h.similarity desc, h.item_id),
@@ -547,18 +542,7 @@ begin
           limit capped
         ) h;
       end if;
-      exit when cover_tier = cardinality(cover_tiers)
-             or (coalesce(cardinality(title_ids), 0) >= capped and title_similarities[capped] >= cover_tiers[cover_tier]);
-      if coalesce(cardinality(title_ids), 0) >= capped then
-        -- The page is full: only a title at least as similar as its last can still enter it, and every such
-        -- title holds a cover of the highest tier at or under that similarity. At a million items the covers at
-        -- the threshold read thousands of titles holding a common word ("the") and one close to another.
-        select min(t.position) into cover_tier
-        from unnest(cover_tiers) with ordinality as t(tier, position)
-        where t.tier <= title_similarities[capped];
-      else
-        cover_tier := cardinality(cover_tiers);
-      end if;
+      exit when coalesce(cardinality(title_ids), 0) >= capped and title_similarities[capped] >= cover_tiers[tier];
     end loop;
     perform pg_catalog.set_config('plan_cache_mode', title_plan_cache_mode, true);
     -- The main statement takes these as they are, none among them.

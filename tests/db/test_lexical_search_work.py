@@ -71,23 +71,6 @@ def test_a_title_query_finds_what_scoring_every_title_finds_when_the_titles_hold
     assert all(re.fullmatch(r"Per Kingdom \d+", title) for title in titles[:10])
 
 
-def test_a_page_filled_under_the_first_tier_is_completed_from_the_covers_of_its_last_similarity(
-    db, pg_url, counted_function
-):
-    # "the kingdon sant": the first tier (covers of 80% of the trigrams) finds the twelve "The Kingdom Saint"s at
-    # 0.63, a full page of ten; the next tier reads the covers at 0.6, not the 250 "The Saint"s that hold only a
-    # cover at the threshold ("the" and a word close to "sant"). A page of thirty is not full: the threshold's.
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        _add_movies(conn, 250, "The Saint", "A saint.")
-        _add_movies(conn, 12, "The Kingdom Saint", "A kingdom.")
-    for query in ("the kingdon sant", "kingdon saint", "the kingdom saint"):
-        for count in (10, 30):
-            current, counted = _both(pg_url, query, count=count)
-            assert current == counted, (query, count)
-    titles = {row[2].rsplit(" ", 1)[0] for row in _both(pg_url, "the kingdon sant")[0] if row[11] is not None}
-    assert titles == {"The Kingdom Saint"}
-
-
 def test_a_word_inside_a_longer_title_word_is_no_longer_a_title_match(db, pg_url, counted_function):
     # What the word lookup gives up: "per" (the key of "bera") is half of the trigrams of "paper", so scoring
     # every title filled a page of thirty with "Paper Moon"s at 0.5. A title must now hold the word, or one a
